@@ -1,0 +1,84 @@
+# kcmptrace: one entry point for build, vmlinux, test, bench and deps.
+# Build output goes to $(OUT), never into the source tree.
+
+OUT ?= build
+CLANG ?= clang
+BPFTOOL ?= bpftool
+CC ?= gcc
+ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
+
+DEB_PKGS := clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libyajl-dev pkg-config util-linux
+
+CFLAGS ?= -O2 -g
+WARN := -Wall -Wextra -Werror -Wno-unused-parameter
+INCLUDES := -Iinclude -I$(OUT)
+USER_CFLAGS := $(CFLAGS) $(WARN) -std=gnu11 -D_GNU_SOURCE $(INCLUDES) $(EXTRA_CFLAGS)
+LDLIBS := -lbpf -lelf -lz -lyajl $(EXTRA_LDLIBS)
+BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Iinclude -Ivmlinux -Wall -Werror
+
+BPF_SRCS := $(wildcard bpf/*.bpf.c)
+BPF_OBJS := $(patsubst bpf/%.bpf.c,$(OUT)/%.bpf.o,$(BPF_SRCS))
+SKELS := $(patsubst bpf/%.bpf.c,$(OUT)/%.skel.h,$(BPF_SRCS))
+BPF_HDRS := $(wildcard bpf/*.bpf.h) include/kcmptrace.h
+
+LIB_SRCS := $(filter-out user/main.c,$(wildcard user/*.c))
+LIB_OBJS := $(patsubst user/%.c,$(OUT)/user/%.o,$(LIB_SRCS))
+HDRS := $(wildcard include/*.h user/*.h)
+
+TEST_PROGS := $(patsubst tests/%.c,$(OUT)/tests/%,$(wildcard tests/*.c))
+
+.PHONY: all run test bench deps vmlinux clean asan format check-format
+
+# The default target: build, then snapshot this machine.
+run: deps all
+	./$(OUT)/kcmptrace snapshot
+
+all: $(OUT)/kcmptrace $(TEST_PROGS)
+
+deps:
+	@./tests/lib/deps.sh $(DEB_PKGS)
+
+$(OUT) $(OUT)/user $(OUT)/tests:
+	@mkdir -p $@
+
+$(OUT)/%.bpf.o: bpf/%.bpf.c $(BPF_HDRS) vmlinux/vmlinux.h | $(OUT)
+	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(OUT)/%.skel.h: $(OUT)/%.bpf.o
+	$(BPFTOOL) gen skeleton $< > $@.tmp && mv $@.tmp $@
+
+$(OUT)/user/%.o: user/%.c $(HDRS) $(SKELS) | $(OUT)/user
+	$(CC) $(USER_CFLAGS) -c $< -o $@
+
+$(OUT)/libkcmptrace.a: $(LIB_OBJS)
+	$(AR) rcs $@ $^
+
+$(OUT)/kcmptrace: user/main.c $(OUT)/libkcmptrace.a $(HDRS) $(SKELS)
+	$(CC) $(USER_CFLAGS) $< $(OUT)/libkcmptrace.a $(LDLIBS) -o $@
+
+$(OUT)/tests/%: tests/%.c $(OUT)/libkcmptrace.a $(HDRS) $(wildcard tests/lib/*.h) | $(OUT)/tests
+	$(CC) $(USER_CFLAGS) -Itests/lib $< $(OUT)/libkcmptrace.a $(LDLIBS) -lpthread -o $@
+
+test: deps all
+	./tests/run.sh $(OUT)
+
+bench: deps all
+	./$(OUT)/tests/bench_snapshot
+
+# Sanitized build in its own output dir; `make asan test` runs the tests with it.
+asan:
+	$(MAKE) OUT=build-asan CC=clang CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer" \
+		EXTRA_LDLIBS="-fsanitize=address,undefined" all
+
+vmlinux:
+	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > vmlinux/vmlinux.h.tmp
+	mv vmlinux/vmlinux.h.tmp vmlinux/vmlinux.h
+
+format:
+	clang-format -i $(wildcard user/*.c user/*.h include/*.h tests/*.c tests/lib/*.h bpf/*.c bpf/*.h)
+
+check-format:
+	clang-format --dry-run -Werror $(wildcard user/*.c user/*.h include/*.h tests/*.c tests/lib/*.h)
+
+clean:
+	rm -rf build build-asan

@@ -1,0 +1,75 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * Cold snapshot: iter/task emits one kt_task_rec per target task (thread),
+ * iter/task_file one kt_fd_rec (+ path) per fd of each distinct fd table.
+ * Records go straight into the iterator's seq_file; userspace read()s them.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+#include "kcmptrace.h"
+#include "genid.bpf.h"
+#include "target.bpf.h"
+#include "records.bpf.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+const volatile bool want_paths = true;
+const volatile bool skip_kthreads = true;
+
+struct fd_out {
+	struct kt_fd_rec rec;
+	char path[KT_PATH_MAX];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct fd_out);
+} fd_scratch SEC(".maps");
+
+static __always_inline bool wanted(struct task_struct *t)
+{
+	if (skip_kthreads && (BPF_CORE_READ(t, flags) & PF_KTHREAD))
+		return false;
+	return task_in_target(t);
+}
+
+SEC("iter/task")
+int snapshot_tasks(struct bpf_iter__task *ctx)
+{
+	struct task_struct *t = ctx->task;
+	struct kt_task_rec r;
+
+	if (!t || !wanted(t))
+		return 0;
+	fill_task_rec(&r, t);
+	bpf_seq_write(ctx->meta->seq, &r, sizeof(r));
+	return 0;
+}
+
+SEC("iter/task_file")
+int snapshot_files(struct bpf_iter__task_file *ctx)
+{
+	struct task_struct *t = ctx->task;
+	struct file *f = ctx->file;
+	struct fd_out *out;
+	__u32 zero = 0, len = 0;
+	long n;
+
+	if (!t || !f || !wanted(t))
+		return 0;
+	out = bpf_map_lookup_elem(&fd_scratch, &zero);
+	if (!out)
+		return 0;
+	fill_fd_rec(&out->rec, t, ctx->fd, f);
+	if (want_paths) {
+		n = bpf_d_path((struct path *)&f->f_path, out->path, sizeof(out->path));
+		if (n > 1)
+			len = (n - 1) & (KT_PATH_MAX - 1);
+	}
+	out->rec.path_len = len;
+	bpf_seq_write(ctx->meta->seq, out, sizeof(out->rec) + len);
+	return 0;
+}

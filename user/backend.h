@@ -1,0 +1,29 @@
+/* SPDX-License-Identifier: LGPL-2.1 */
+/* Snapshot backends: fill a kt_snapshot with records (not yet deduped). */
+#ifndef KT_BACKEND_H
+#define KT_BACKEND_H
+
+#include <stdbool.h>
+#include "snapshot.h"
+#include "target.h"
+
+struct kt_backend_opts {
+	int genid;       /* enum kt_genid_scheme */
+	bool want_paths; /* resolve fd paths */
+};
+
+/*
+ * BPF iterators.  Returns 0, or -ENOTSUP (with @why filled) when BPF cannot
+ * be used here so the caller can fall back, or another negative errno.
+ */
+int bpf_snapshot(struct kt_snapshot *s, const struct kt_target *t,
+		 const struct kt_backend_opts *o, char *why, size_t why_len);
+
+/* /proc and kcmp only, as CRIU does it; always CRIU-style gen_ids. */
+int procfs_snapshot(struct kt_snapshot *s, const struct kt_target *t,
+		    const struct kt_backend_opts *o);
+
+/* Fill a random 128-bit gen_id key. */
+int genid_random_key(uint64_t key[2]);
+
+#endif

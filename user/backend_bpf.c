@@ -1,0 +1,209 @@
+// SPDX-License-Identifier: LGPL-2.1
+/*
+ * Cold snapshot through BPF iterators (bpf/snapshot.bpf.c): one pass of
+ * iter/task for task records, one of iter/task_file for fd records.  All
+ * filtering and gen_id hashing happens in the kernel; this side only reads
+ * the record stream.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/random.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "backend.h"
+#include "snapshot.skel.h"
+#include "util.h"
+
+#define READ_CHUNK (1u << 20)
+
+int genid_random_key(uint64_t key[2])
+{
+	return getrandom(key, 2 * sizeof(key[0]), 0) == 2 * sizeof(key[0]) ? 0 : -errno;
+}
+
+static int silent_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	if (!kt_verbose || level == LIBBPF_DEBUG)
+		return 0;
+	return vfprintf(stderr, fmt, ap);
+}
+
+/* Where one pid is wanted, let the kernel walk only that process. */
+static struct bpf_link *attach_iter(struct bpf_program *prog, const struct kt_target *t)
+{
+	DECLARE_LIBBPF_OPTS(bpf_iter_attach_opts, opts);
+	union bpf_iter_link_info info;
+
+	if (t->mode == KT_TARGET_PIDS && t->npids == 1) {
+		memset(&info, 0, sizeof(info));
+		info.task.pid = t->pids[0];
+		opts.link_info = &info;
+		opts.link_info_len = sizeof(info);
+	}
+	return bpf_program__attach_iter(prog, &opts);
+}
+
+typedef int (*record_fn)(struct kt_snapshot *s, const char *p, size_t avail, size_t *used);
+
+static int task_record(struct kt_snapshot *s, const char *p, size_t avail, size_t *used)
+{
+	struct kt_task_rec r;
+
+	if (avail < sizeof(r))
+		return 0;
+	memcpy(&r, p, sizeof(r));
+	if (r.rec_type != KT_REC_TASK)
+		return -EPROTO;
+	*used = sizeof(r);
+	return snapshot_add_task(s, &r) ? 0 : -ENOMEM;
+}
+
+static int fd_record(struct kt_snapshot *s, const char *p, size_t avail, size_t *used)
+{
+	struct kt_fd_rec r;
+
+	if (avail < sizeof(r))
+		return 0;
+	memcpy(&r, p, sizeof(r));
+	if (r.rec_type != KT_REC_FD || r.path_len >= KT_PATH_MAX)
+		return -EPROTO;
+	if (avail < sizeof(r) + r.path_len)
+		return 0;
+	*used = sizeof(r) + r.path_len;
+	return snapshot_add_fd(s, &r, p + sizeof(r), r.path_len) ? 0 : -ENOMEM;
+}
+
+/* Read an iterator to its end, handing complete records to @fn. */
+static int drain_iter(struct bpf_link *link, struct kt_snapshot *s, record_fn fn)
+{
+	char *buf = malloc(READ_CHUNK);
+	size_t have = 0;
+	int fd, r = 0;
+
+	if (!buf)
+		return -ENOMEM;
+	fd = bpf_iter_create(bpf_link__fd(link));
+	if (fd < 0) {
+		free(buf);
+		return -errno;
+	}
+	for (;;) {
+		ssize_t n = read(fd, buf + have, READ_CHUNK - have);
+		size_t off = 0, used;
+
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			continue; /* the kernel asks us to come back: large tables */
+		if (n < 0) {
+			r = -errno;
+			break;
+		}
+		if (n == 0)
+			break;
+		have += (size_t)n;
+		for (;;) {
+			used = 0;
+			r = fn(s, buf + off, have - off, &used);
+			if (r < 0 || !used)
+				break;
+			off += used;
+		}
+		if (r < 0)
+			break;
+		memmove(buf, buf + off, have - off);
+		have -= off;
+	}
+	if (!r && have)
+		r = -EPROTO; /* a truncated record */
+	close(fd);
+	free(buf);
+	return r;
+}
+
+static void set_rodata(struct snapshot_bpf *skel, const struct kt_target *t,
+		       const struct kt_backend_opts *o, const uint64_t key[2])
+{
+	skel->rodata->genid_key0 = key[0];
+	skel->rodata->genid_key1 = key[1];
+	skel->rodata->genid_scheme = (uint32_t)o->genid;
+	skel->rodata->want_paths = o->want_paths;
+	skel->rodata->skip_kthreads = !t->kthreads;
+	skel->rodata->target_mode = (uint32_t)t->mode;
+	skel->rodata->target_tgid = t->tgid;
+	skel->rodata->target_cgroup_id = t->cgroup_id;
+	skel->rodata->target_cgroup_level = t->cgroup_level;
+	skel->rodata->target_pidns_inum = t->pidns_inum;
+	skel->rodata->target_pidns_level = t->pidns_level;
+}
+
+static int fill_target_pids(struct snapshot_bpf *skel, const struct kt_target *t)
+{
+	uint8_t one = 1;
+
+	if (t->mode != KT_TARGET_PIDS)
+		return 0;
+	for (size_t i = 0; i < t->npids; i++)
+		if (bpf_map__update_elem(skel->maps.target_pids, &t->pids[i], sizeof(t->pids[i]),
+					 &one, sizeof(one), BPF_ANY))
+			return -errno;
+	return 0;
+}
+
+static int run_iter(struct bpf_program *prog, const struct kt_target *t,
+		    struct kt_snapshot *s, record_fn fn)
+{
+	struct bpf_link *link = attach_iter(prog, t);
+	int r;
+
+	if (!link)
+		return -errno;
+	r = drain_iter(link, s, fn);
+	bpf_link__destroy(link);
+	return r;
+}
+
+int bpf_snapshot(struct kt_snapshot *s, const struct kt_target *t,
+		 const struct kt_backend_opts *o, char *why, size_t why_len)
+{
+	struct snapshot_bpf *skel;
+	uint64_t key[2], t0 = kt_now_ns();
+	int r;
+
+	libbpf_set_print(silent_print);
+	r = genid_random_key(key);
+	if (r)
+		return r;
+	skel = snapshot_bpf__open();
+	if (!skel) {
+		snprintf(why, why_len, "cannot open BPF object: %s", strerror(errno));
+		return -ENOTSUP;
+	}
+	set_rodata(skel, t, o, key);
+	memset(key, 0, sizeof(key));
+	if (snapshot_bpf__load(skel)) {
+		r = -errno;
+		snprintf(why, why_len, "cannot load BPF programs: %s", strerror(-r));
+		snapshot_bpf__destroy(skel);
+		return -ENOTSUP;
+	}
+	r = fill_target_pids(skel, t);
+	s->phase_ns[KT_PHASE_LOAD] = kt_now_ns() - t0;
+	if (!r) {
+		t0 = kt_now_ns();
+		r = run_iter(skel->progs.snapshot_tasks, t, s, task_record);
+		s->phase_ns[KT_PHASE_TASKS] = kt_now_ns() - t0;
+	}
+	if (!r) {
+		t0 = kt_now_ns();
+		r = run_iter(skel->progs.snapshot_files, t, s, fd_record);
+		s->phase_ns[KT_PHASE_FDS] = kt_now_ns() - t0;
+	}
+	snapshot_bpf__destroy(skel);
+	if (r == -EPERM || r == -EACCES) {
+		snprintf(why, why_len, "cannot run BPF iterators: %s", strerror(-r));
+		return -ENOTSUP;
+	}
+	return r;
+}

@@ -1,0 +1,238 @@
+// SPDX-License-Identifier: LGPL-2.1
+/* `kcmptrace snapshot`: take a cold snapshot and write it out. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include "backend.h"
+#include "commands.h"
+#include "export.h"
+#include "outfile.h"
+#include "util.h"
+
+enum out_format { FMT_TABLE, FMT_JSON, FMT_DOT };
+
+struct snap_args {
+	struct kt_target target;
+	struct kt_backend_opts bopts;
+	enum out_format format;
+	bool backend_procfs;
+	bool stats;
+	const char *out_path;
+};
+
+static void usage(FILE *f)
+{
+	fputs("Usage: kcmptrace snapshot [TARGET] [OPTIONS]\n"
+	      "Show which processes share which kernel objects, from one snapshot.\n\n"
+	      "Target (default: the whole machine):\n"
+	      "  -p, --pid PID[,PID...]   these processes\n"
+	      "  -t, --tree PID           PID and all its descendants\n"
+	      "  -c, --cgroup PATH        a cgroup v2 and everything below it\n"
+	      "  -C, --container PID      every task in PID's pid namespace\n"
+	      "      --kthreads           include kernel threads\n\n"
+	      "Options:\n"
+	      "  -b, --backend bpf|procfs how to read the kernel (default bpf; procfs is\n"
+	      "                           used, with a note, when BPF cannot load)\n"
+	      "  -g, --genid addr|criu    gen_id scheme (default addr; procfs is always criu)\n"
+	      "      --no-paths           do not resolve fd paths\n"
+	      "  -j, --json               JSON (schema in docs/snapshot-schema.md)\n"
+	      "  -d, --dot                Graphviz DOT\n"
+	      "  -s, --stats              counts, kcmp calls, collisions, time per phase\n"
+	      "  -o, --output FILE        write atomically to FILE (mode 0600)\n"
+	      "  -v, --verbose            say more on stderr\n"
+	      "  -h, --help\n",
+	      f);
+}
+
+enum { OPT_KTHREADS = 256, OPT_NO_PATHS };
+
+static const struct option long_opts[] = {
+	{ "pid", required_argument, NULL, 'p' },
+	{ "tree", required_argument, NULL, 't' },
+	{ "cgroup", required_argument, NULL, 'c' },
+	{ "container", required_argument, NULL, 'C' },
+	{ "kthreads", no_argument, NULL, OPT_KTHREADS },
+	{ "backend", required_argument, NULL, 'b' },
+	{ "genid", required_argument, NULL, 'g' },
+	{ "no-paths", no_argument, NULL, OPT_NO_PATHS },
+	{ "json", no_argument, NULL, 'j' },
+	{ "dot", no_argument, NULL, 'd' },
+	{ "stats", no_argument, NULL, 's' },
+	{ "output", required_argument, NULL, 'o' },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "help", no_argument, NULL, 'h' },
+	{}
+};
+
+static int set_target_once(struct kt_target *t, int opt, const char *arg)
+{
+	if (t->mode != KT_TARGET_ALL) {
+		kt_err("give one target only");
+		return KT_EXIT_USAGE;
+	}
+	switch (opt) {
+	case 'p': return target_set_pids(t, arg);
+	case 't': return target_set_tree(t, arg);
+	case 'c': return target_set_cgroup(t, arg);
+	default: return target_set_container(t, arg);
+	}
+}
+
+static int parse_args(int argc, char **argv, struct snap_args *a)
+{
+	int opt, r;
+
+	a->bopts.want_paths = true;
+	a->bopts.genid = KT_GENID_ADDR;
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "p:t:c:C:b:g:jdso:vh", long_opts, NULL)) != -1) {
+		switch (opt) {
+		case 'p': case 't': case 'c': case 'C':
+			r = set_target_once(&a->target, opt, optarg);
+			if (r)
+				return r;
+			break;
+		case OPT_KTHREADS: a->target.kthreads = true; break;
+		case 'b':
+			if (strcmp(optarg, "bpf") && strcmp(optarg, "procfs")) {
+				kt_err("unknown backend '%s' (bpf or procfs)", optarg);
+				return KT_EXIT_USAGE;
+			}
+			a->backend_procfs = !strcmp(optarg, "procfs");
+			break;
+		case 'g':
+			if (strcmp(optarg, "addr") && strcmp(optarg, "criu")) {
+				kt_err("unknown gen_id scheme '%s' (addr or criu)", optarg);
+				return KT_EXIT_USAGE;
+			}
+			a->bopts.genid = strcmp(optarg, "criu") ? KT_GENID_ADDR : KT_GENID_CRIU;
+			break;
+		case OPT_NO_PATHS: a->bopts.want_paths = false; break;
+		case 'j': a->format = FMT_JSON; break;
+		case 'd': a->format = FMT_DOT; break;
+		case 's': a->stats = true; break;
+		case 'o': a->out_path = optarg; break;
+		case 'v': kt_verbose = 1; break;
+		case 'h': usage(stdout); exit(0);
+		default: usage(stderr); return KT_EXIT_USAGE;
+		}
+	}
+	if (optind < argc) {
+		kt_err("unexpected argument '%s'", argv[optind]);
+		return KT_EXIT_USAGE;
+	}
+	return 0;
+}
+
+/* Fill @s from the chosen backend, falling back to procfs when BPF can't load. */
+static int collect(struct kt_snapshot *s, struct snap_args *a)
+{
+	char why[256] = "";
+	int r;
+
+	if (!a->backend_procfs) {
+		snapshot_init(s, "bpf", a->bopts.genid);
+		r = bpf_snapshot(s, &a->target, &a->bopts, why, sizeof(why));
+		if (r != -ENOTSUP)
+			return r;
+		if (getenv("KCMPTRACE_NO_FALLBACK")) {
+			kt_err("BPF backend unavailable: %s", why);
+			return -EPERM;
+		}
+		kt_err("BPF backend unavailable (%s); using the procfs backend", why);
+		snapshot_free(s);
+	}
+	snapshot_init(s, "procfs", KT_GENID_CRIU);
+	return procfs_snapshot(s, &a->target, &a->bopts);
+}
+
+static int write_out(const struct kt_snapshot *s, const struct snap_args *a, FILE *f)
+{
+	char desc[512];
+	struct kt_export_opts eo = { .target_desc = desc, .stats = a->stats };
+
+	target_describe(&a->target, desc, sizeof(desc));
+	switch (a->format) {
+	case FMT_JSON: return export_json(f, s, &eo);
+	case FMT_DOT: return export_dot(f, s, &eo);
+	default: return export_table(f, s, &eo);
+	}
+}
+
+static int exit_code_for(int err)
+{
+	switch (err) {
+	case -EPERM:
+	case -EACCES:
+		return KT_EXIT_PERM;
+	case -ESRCH:
+	case -ENOENT:
+		return KT_EXIT_NOTARGET;
+	}
+	return KT_EXIT_ERROR;
+}
+
+static int take_snapshot(struct kt_snapshot *s, struct snap_args *a)
+{
+	struct timespec now;
+	int r;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	r = collect(s, a);
+	if (!r)
+		r = snapshot_index(s);
+	if (!r)
+		r = snapshot_dedupe(s, NULL, NULL);
+	s->taken_at_ns = (uint64_t)now.tv_sec * 1000000000ull + (uint64_t)now.tv_nsec;
+	return r;
+}
+
+int cmd_snapshot(int argc, char **argv)
+{
+	struct snap_args a = { 0 };
+	struct kt_snapshot s;
+	struct kt_outfile out;
+	uint64_t t0;
+	int r;
+
+	r = parse_args(argc, argv, &a);
+	if (r)
+		return r;
+	if (geteuid() != 0 && !getenv("KCMPTRACE_ALLOW_UNPRIVILEGED")) {
+		kt_err("must run as root (BPF and kcmp of other users' processes need it)");
+		return KT_EXIT_PERM;
+	}
+	r = take_snapshot(&s, &a);
+	if (r) {
+		kt_err("snapshot failed: %s%s", strerror(-r),
+		       r == -EPERM ? " (no ptrace access to a target task)" : "");
+		snapshot_free(&s);
+		return exit_code_for(r);
+	}
+	r = outfile_open(&out, a.out_path);
+	if (r) {
+		kt_err("cannot write %s: %s", a.out_path, strerror(-r));
+		snapshot_free(&s);
+		return KT_EXIT_ERROR;
+	}
+	t0 = kt_now_ns();
+	r = write_out(&s, &a, out.f);
+	s.phase_ns[KT_PHASE_OUTPUT] = kt_now_ns() - t0;
+	if (r) {
+		outfile_abort(&out);
+		kt_err("cannot write output: %s", strerror(-r));
+		snapshot_free(&s);
+		return KT_EXIT_ERROR;
+	}
+	r = outfile_commit(&out);
+	if (r)
+		kt_err("cannot write %s: %s", a.out_path ? a.out_path : "stdout", strerror(-r));
+	if (!r && a.stats && a.format == FMT_DOT)
+		export_stats(stderr, &s); /* DOT has no place for them */
+	snapshot_free(&s);
+	return r ? KT_EXIT_ERROR : 0;
+}

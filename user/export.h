@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: LGPL-2.1 */
+/* Writers of a deduped snapshot: readable table, JSON, Graphviz DOT. */
+#ifndef KT_EXPORT_H
+#define KT_EXPORT_H
+
+#include <stdbool.h>
+#include <stdio.h>
+#include "snapshot.h"
+
+#define KT_SCHEMA_VERSION 1
+
+struct kt_export_opts {
+	const char *target_desc; /* from target_describe() */
+	bool stats;              /* include timing and kcmp statistics */
+};
+
+int export_table(FILE *out, const struct kt_snapshot *s, const struct kt_export_opts *o);
+int export_json(FILE *out, const struct kt_snapshot *s, const struct kt_export_opts *o);
+int export_dot(FILE *out, const struct kt_snapshot *s, const struct kt_export_opts *o);
+/* --stats on its own: a few lines of counts and times. */
+int export_stats(FILE *out, const struct kt_snapshot *s);
+
+/*
+ * Sharing groups, the common ground of every writer: for each kind, the
+ * objects held by two or more holders.  A holder of a task-level object is
+ * a task; of a file, an fd of a table (named by its reader task).
+ */
+struct kt_group {
+	int kind;
+	uint32_t id;
+	uint32_t first;   /* into kt_groups.members */
+	uint32_t nmembers;
+	uint32_t nprocs;  /* distinct tgids among the members */
+};
+
+struct kt_groups {
+	struct kt_group *groups;
+	size_t ngroups;
+	uint32_t *members; /* task indexes, or fd indexes for KT_FILE */
+	size_t nmembers;
+};
+
+/* Every object with >= 2 holders, kinds in kcmp order, ids ascending. */
+int groups_build(struct kt_groups *g, const struct kt_snapshot *s);
+void groups_free(struct kt_groups *g);
+
+#endif
