@@ -29,11 +29,17 @@ struct {
 	__type(value, struct fd_out);
 } fd_scratch SEC(".maps");
 
+/*
+ * Set by the live tracer for rescans: the iterator is already narrowed to
+ * one task (link_info), which may have joined the target after load.
+ */
+bool unfiltered = false;
+
 static __always_inline bool wanted(struct task_struct *t)
 {
 	if (skip_kthreads && (BPF_CORE_READ(t, flags) & PF_KTHREAD))
 		return false;
-	return task_in_target(t);
+	return unfiltered || task_in_target(t);
 }
 
 SEC("iter/task")

@@ -114,4 +114,84 @@ struct kt_fd_rec {
 	unsigned short path_len;
 };
 
+/* ---- live tracing: ring-buffer events (bpf/trace.bpf.c) ---- */
+
+/* What the tracer does at sys_exit of a syscall; userspace fills the table. */
+enum kt_sys_action {
+	KT_ACT_NONE = 0,
+	KT_ACT_FD_RET,      /* the return value is an fd: report its slot */
+	KT_ACT_FCNTL,       /* F_DUPFD and F_DUPFD_CLOEXEC return an fd */
+	KT_ACT_PAIR_ARG0,   /* int[2] at the first argument (pipe, pipe2) */
+	KT_ACT_PAIR_ARG3,   /* int[2] at the fourth argument (socketpair) */
+	KT_ACT_CLOSE,       /* the slot of the first argument */
+	KT_ACT_CLOSE_RANGE,
+	KT_ACT_UNSHARE,     /* task objects may have changed */
+	KT_ACT_RECVMSG,     /* SCM_RIGHTS in the control message */
+	KT_ACT_RECVMMSG,
+	KT_ACT_CLONE,       /* CLONE_PIDFD: the pidfd at the third argument */
+	KT_ACT_CLONE3,
+	KT_ACT_IOCTL,       /* some ioctls return fds; seccomp's ADDFD installs elsewhere */
+	KT_ACT_RESCAN,      /* effect not readable at exit (io_uring_enter): rescan the table */
+	KT_ACT_NR,
+};
+
+#define KT_MAX_SYSCALLS 512
+
+enum kt_ev_type {
+	KT_EV_TASK = 1,  /* a task appeared or its objects changed */
+	KT_EV_EXIT,      /* a task exited */
+	KT_EV_FD,        /* an fd slot's state after a syscall */
+	KT_EV_RESCAN,    /* re-read a task's fd table (or every table) */
+};
+
+/* Why a task event was sent. */
+enum kt_task_cause {
+	KT_CAUSE_FORK = 1,
+	KT_CAUSE_EXEC,
+	KT_CAUSE_UNSHARE,
+	KT_CAUSE_CLOSE_RANGE,
+};
+
+struct kt_ev_hdr {
+	unsigned int type;  /* enum kt_ev_type */
+	unsigned int cause; /* enum kt_task_cause, or the syscall number */
+	unsigned long long ts_ns; /* CLOCK_MONOTONIC */
+};
+
+struct kt_ev_task {
+	struct kt_ev_hdr hdr;
+	unsigned long long clone_flags; /* KT_CAUSE_FORK */
+	unsigned int parent_tid;        /* KT_CAUSE_FORK: who forked */
+	unsigned int old_tid;           /* KT_CAUSE_EXEC: tid before a thread's exec */
+	struct kt_task_rec rec;
+};
+
+struct kt_ev_exit {
+	struct kt_ev_hdr hdr;
+	unsigned int tgid;
+	unsigned int tid;
+	unsigned int group_dead;
+	unsigned int pad;
+};
+
+/*
+ * The state of one fd slot, read after the event was reserved: the last
+ * event for a slot in buffer order is therefore its final state, whatever
+ * order racing threads reached sys_exit in.
+ */
+struct kt_ev_fd {
+	struct kt_ev_hdr hdr;
+	unsigned int empty; /* the slot holds no file */
+	unsigned int pad;
+	struct kt_fd_rec rec; /* tgid, tid and fd always set */
+};
+
+#define KT_RESCAN_ALL 0 /* kt_ev_rescan.tid: every tracked table */
+
+struct kt_ev_rescan {
+	struct kt_ev_hdr hdr;
+	unsigned int tgid;
+	unsigned int tid;
+};
+
 #endif /* KCMPTRACE_H */

@@ -23,6 +23,16 @@ int bpf_snapshot(struct kt_snapshot *s, const struct kt_target *t,
 int procfs_snapshot(struct kt_snapshot *s, const struct kt_target *t,
 		    const struct kt_backend_opts *o);
 
+enum kt_backend { KT_BACKEND_BPF, KT_BACKEND_PROCFS };
+
+/*
+ * Collect, index and dedupe: a complete snapshot.  With @fallback, a BPF
+ * backend that cannot load gives way to procfs with one line on stderr.
+ * Returns 0 or a negative errno.
+ */
+int snapshot_take(struct kt_snapshot *s, const struct kt_target *t,
+		  const struct kt_backend_opts *o, enum kt_backend backend, bool fallback);
+
 /* Fill a random 128-bit gen_id key. */
 int genid_random_key(uint64_t key[2]);
 

@@ -12,9 +12,8 @@
 #include <unistd.h>
 #include <sys/random.h>
 #include <bpf/bpf.h>
-#include <bpf/libbpf.h>
 #include "backend.h"
-#include "snapshot.skel.h"
+#include "snapshot.lskel.h"
 #include "util.h"
 
 #define READ_CHUNK (1u << 20)
@@ -24,26 +23,21 @@ int genid_random_key(uint64_t key[2])
 	return getrandom(key, 2 * sizeof(key[0]), 0) == 2 * sizeof(key[0]) ? 0 : -errno;
 }
 
-static int silent_print(enum libbpf_print_level level, const char *fmt, va_list ap)
-{
-	if (!kt_verbose || level == LIBBPF_DEBUG)
-		return 0;
-	return vfprintf(stderr, fmt, ap);
-}
-
 /* Where one pid is wanted, let the kernel walk only that process. */
-static struct bpf_link *attach_iter(struct bpf_program *prog, const struct kt_target *t)
+static int attach_iter(int prog_fd, const struct kt_target *t)
 {
-	DECLARE_LIBBPF_OPTS(bpf_iter_attach_opts, opts);
+	LIBBPF_OPTS(bpf_link_create_opts, opts);
 	union bpf_iter_link_info info;
+	int fd;
 
 	if (t->mode == KT_TARGET_PIDS && t->npids == 1) {
 		memset(&info, 0, sizeof(info));
 		info.task.pid = t->pids[0];
-		opts.link_info = &info;
-		opts.link_info_len = sizeof(info);
+		opts.iter_info = &info;
+		opts.iter_info_len = sizeof(info);
 	}
-	return bpf_program__attach_iter(prog, &opts);
+	fd = bpf_link_create(prog_fd, 0, BPF_TRACE_ITER, &opts);
+	return fd < 0 ? -errno : fd;
 }
 
 typedef int (*record_fn)(struct kt_snapshot *s, const char *p, size_t avail, size_t *used);
@@ -77,7 +71,7 @@ static int fd_record(struct kt_snapshot *s, const char *p, size_t avail, size_t 
 }
 
 /* Read an iterator to its end, handing complete records to @fn. */
-static int drain_iter(struct bpf_link *link, struct kt_snapshot *s, record_fn fn)
+static int drain_iter(int link_fd, struct kt_snapshot *s, record_fn fn)
 {
 	char *buf = malloc(READ_CHUNK);
 	size_t have = 0;
@@ -85,7 +79,7 @@ static int drain_iter(struct bpf_link *link, struct kt_snapshot *s, record_fn fn
 
 	if (!buf)
 		return -ENOMEM;
-	fd = bpf_iter_create(bpf_link__fd(link));
+	fd = bpf_iter_create(link_fd);
 	if (fd < 0) {
 		free(buf);
 		return -errno;
@@ -145,22 +139,20 @@ static int fill_target_pids(struct snapshot_bpf *skel, const struct kt_target *t
 	if (t->mode != KT_TARGET_PIDS)
 		return 0;
 	for (size_t i = 0; i < t->npids; i++)
-		if (bpf_map__update_elem(skel->maps.target_pids, &t->pids[i], sizeof(t->pids[i]),
-					 &one, sizeof(one), BPF_ANY))
+		if (bpf_map_update_elem(skel->maps.target_pids.map_fd, &t->pids[i], &one, BPF_ANY))
 			return -errno;
 	return 0;
 }
 
-static int run_iter(struct bpf_program *prog, const struct kt_target *t,
-		    struct kt_snapshot *s, record_fn fn)
+static int run_iter(int prog_fd, const struct kt_target *t, struct kt_snapshot *s,
+		    record_fn fn)
 {
-	struct bpf_link *link = attach_iter(prog, t);
-	int r;
+	int link = attach_iter(prog_fd, t), r;
 
-	if (!link)
-		return -errno;
+	if (link < 0)
+		return link;
 	r = drain_iter(link, s, fn);
-	bpf_link__destroy(link);
+	close(link);
 	return r;
 }
 
@@ -171,7 +163,6 @@ int bpf_snapshot(struct kt_snapshot *s, const struct kt_target *t,
 	uint64_t key[2], t0 = kt_now_ns();
 	int r;
 
-	libbpf_set_print(silent_print);
 	r = genid_random_key(key);
 	if (r)
 		return r;
@@ -182,8 +173,9 @@ int bpf_snapshot(struct kt_snapshot *s, const struct kt_target *t,
 	}
 	set_rodata(skel, t, o, key);
 	memset(key, 0, sizeof(key));
-	if (snapshot_bpf__load(skel)) {
-		r = -errno;
+	r = snapshot_bpf__load(skel);
+	if (r) {
+		r = r < 0 ? r : -EINVAL;
 		snprintf(why, why_len, "cannot load BPF programs: %s", strerror(-r));
 		snapshot_bpf__destroy(skel);
 		return -ENOTSUP;
@@ -192,12 +184,12 @@ int bpf_snapshot(struct kt_snapshot *s, const struct kt_target *t,
 	s->phase_ns[KT_PHASE_LOAD] = kt_now_ns() - t0;
 	if (!r) {
 		t0 = kt_now_ns();
-		r = run_iter(skel->progs.snapshot_tasks, t, s, task_record);
+		r = run_iter(skel->progs.snapshot_tasks.prog_fd, t, s, task_record);
 		s->phase_ns[KT_PHASE_TASKS] = kt_now_ns() - t0;
 	}
 	if (!r) {
 		t0 = kt_now_ns();
-		r = run_iter(skel->progs.snapshot_files, t, s, fd_record);
+		r = run_iter(skel->progs.snapshot_files.prog_fd, t, s, fd_record);
 		s->phase_ns[KT_PHASE_FDS] = kt_now_ns() - t0;
 	}
 	snapshot_bpf__destroy(skel);

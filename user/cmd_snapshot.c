@@ -128,28 +128,6 @@ static int parse_args(int argc, char **argv, struct snap_args *a)
 	return 0;
 }
 
-/* Fill @s from the chosen backend, falling back to procfs when BPF can't load. */
-static int collect(struct kt_snapshot *s, struct snap_args *a)
-{
-	char why[256] = "";
-	int r;
-
-	if (!a->backend_procfs) {
-		snapshot_init(s, "bpf", a->bopts.genid);
-		r = bpf_snapshot(s, &a->target, &a->bopts, why, sizeof(why));
-		if (r != -ENOTSUP)
-			return r;
-		if (getenv("KCMPTRACE_NO_FALLBACK")) {
-			kt_err("BPF backend unavailable: %s", why);
-			return -EPERM;
-		}
-		kt_err("BPF backend unavailable (%s); using the procfs backend", why);
-		snapshot_free(s);
-	}
-	snapshot_init(s, "procfs", KT_GENID_CRIU);
-	return procfs_snapshot(s, &a->target, &a->bopts);
-}
-
 static int write_out(const struct kt_snapshot *s, const struct snap_args *a, FILE *f)
 {
 	char desc[512];
@@ -176,21 +154,6 @@ static int exit_code_for(int err)
 	return KT_EXIT_ERROR;
 }
 
-static int take_snapshot(struct kt_snapshot *s, struct snap_args *a)
-{
-	struct timespec now;
-	int r;
-
-	clock_gettime(CLOCK_REALTIME, &now);
-	r = collect(s, a);
-	if (!r)
-		r = snapshot_index(s);
-	if (!r)
-		r = snapshot_dedupe(s, NULL, NULL);
-	s->taken_at_ns = (uint64_t)now.tv_sec * 1000000000ull + (uint64_t)now.tv_nsec;
-	return r;
-}
-
 int cmd_snapshot(int argc, char **argv)
 {
 	struct snap_args a = { 0 };
@@ -206,7 +169,9 @@ int cmd_snapshot(int argc, char **argv)
 		kt_err("must run as root (BPF and kcmp of other users' processes need it)");
 		return KT_EXIT_PERM;
 	}
-	r = take_snapshot(&s, &a);
+	r = snapshot_take(&s, &a.target, &a.bopts,
+			  a.backend_procfs ? KT_BACKEND_PROCFS : KT_BACKEND_BPF,
+			  !getenv("KCMPTRACE_NO_FALLBACK"));
 	if (r) {
 		kt_err("snapshot failed: %s%s", strerror(-r),
 		       r == -EPERM ? " (no ptrace access to a target task)" : "");

@@ -7,6 +7,8 @@
  * finding whose holder went away: if it is the new one, it is dropped; if
  * it is the tree entry's, the entry is re-keyed to another live holder of
  * the same object (or removed when none is left) and the insert retried.
+ * A task kcmp may not look at (EPERM: no ptrace access, as for a sandbox's
+ * init) is left out and counted, since its sharing cannot be confirmed.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -58,6 +60,14 @@ static bool holder_dropped(const struct dedupe *d, uint32_t i)
 
 static void drop_holder(struct dedupe *d, uint32_t i, int err)
 {
+	if (err == -EPERM || err == -EACCES) {
+		if (d->kind == KT_FILE)
+			i = d->s->fds[i].task;
+		if (!d->s->tasks[i].dropped)
+			d->s->inaccessible_tasks++;
+		d->s->tasks[i].dropped = true;
+		return;
+	}
 	if (d->kind == KT_FILE && err == -EBADF) {
 		d->s->fds[i].dropped = true;
 		d->s->dropped_fds++;
@@ -91,11 +101,13 @@ static int holders_add(struct holders *h, uint32_t id, uint32_t holder)
 }
 
 /* The tree entry's holder is gone: name the object through another one. */
-static void repair_entry(struct dedupe *d, struct kid_entry *e, int err)
+static void repair_entry(struct dedupe *d, struct kid_entry *e)
 {
-	uint32_t id = e->id;
+	int err = kid_kcmp(d->tree.type, &e->key, &e->key, NULL);
 
-	for (uint32_t h = d->h.head[id]; h; h = d->h.next[h - 1]) {
+	if (err == KID_EQ)
+		return; /* it is back to answering: a retry will tell */
+	for (uint32_t h = d->h.head[e->id]; h; h = d->h.next[h - 1]) {
 		struct kid_key k = holder_key(d, h - 1);
 
 		if (k.pid == e->key.pid && k.idx == e->key.idx)
@@ -117,18 +129,22 @@ static long insert_holder(struct dedupe *d, uint32_t i)
 	int r;
 
 	for (int tries = 0; tries < MAX_RETRIES; tries++) {
+		int self;
+
 		r = kid_lookup_or_insert(&d->tree, &key, &e, &is_new);
 		if (r == 0) {
 			r = holders_add(&d->h, e->id, i);
 			return r < 0 ? r : (long)e->id;
 		}
-		if (r != -ESRCH && r != -EBADF)
+		if (r != -ESRCH && r != -EBADF && r != -EPERM && r != -EACCES)
 			return r;
-		if (!kid_holder_alive(d->tree.type, &key)) {
-			drop_holder(d, i, r);
+		/* whose holder failed: the new one (compare it with itself) or the entry's */
+		self = kid_kcmp(d->tree.type, &key, &key, NULL);
+		if (self != KID_EQ) {
+			drop_holder(d, i, self < 0 ? self : r);
 			return 0;
 		}
-		repair_entry(d, d->tree.failed, r);
+		repair_entry(d, d->tree.failed);
 	}
 	return -EAGAIN;
 }

@@ -57,6 +57,7 @@ struct kt_snapshot {
 	struct kid_stats kind_stats[KT_NR_KINDS];
 	uint64_t phase_ns[KT_NR_PHASES];
 	uint64_t dropped_tasks, dropped_fds;
+	uint64_t inaccessible_tasks; /* no ptrace access: left out */
 	uint64_t lost_events; /* live/daemon only */
 };
 

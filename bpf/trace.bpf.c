@@ -1,0 +1,392 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * Live tracing: follow the target's tasks through fork, exec, unshare and
+ * exit, and report every fd slot that an fd syscall changed.  Filtering is
+ * all in the kernel: a syscall outside the table costs one array read, a
+ * task outside the target one more lookup.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_tracing.h>
+#include "kcmptrace.h"
+#include "genid.bpf.h"
+#include "target.bpf.h"
+#include "records.bpf.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+#define CLONE_PIDFD 0x00001000
+#define CLOSE_RANGE_UNSHARE (1U << 1)
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+#define F_DUPFD 0
+#define F_DUPFD_CLOEXEC 1030
+#define SOL_SOCKET 1
+#define SCM_RIGHTS 1
+#define MAX_SLOTS_PER_EVENT 16
+#define MAX_MMSG_CHECKED 8
+#define MMSGHDR_SIZE 64 /* struct mmsghdr on 64-bit */
+
+/* Syscall number -> enum kt_sys_action, from the loader's <sys/syscall.h>. */
+const volatile __u8 sys_action[KT_MAX_SYSCALLS] = {};
+/* SECCOMP_IOCTL_NOTIF_ADDFD: installs an fd in another task. */
+const volatile __u32 seccomp_addfd_cmd = 0;
+
+/* Counters read by userspace; written with atomics. */
+__u64 lost_events = 0;
+__u64 dirty_overflow = 0;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 16 << 20); /* resized by the loader */
+} events SEC(".maps");
+
+/* The target set for pid-list and tree targets: tgids, following forks. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u32);
+	__type(value, __u8);
+} tracked SEC(".maps");
+
+/* Processes whose events were lost: userspace rescans them. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, __u8);
+} dirty SEC(".maps");
+
+static __always_inline bool is_tracked(struct task_struct *t, __u32 tgid)
+{
+	switch (target_mode) {
+	case KT_TARGET_ALL:
+		return !(BPF_CORE_READ(t, flags) & PF_KTHREAD);
+	case KT_TARGET_PIDS:
+	case KT_TARGET_TREE:
+		return bpf_map_lookup_elem(&tracked, &tgid) != NULL;
+	default:
+		return task_in_target(t);
+	}
+}
+
+static __always_inline void note_lost(__u32 tgid)
+{
+	__u8 one = 1;
+
+	__sync_fetch_and_add(&lost_events, 1);
+	if (bpf_map_update_elem(&dirty, &tgid, &one, BPF_ANY))
+		__sync_fetch_and_add(&dirty_overflow, 1);
+}
+
+static __always_inline void *reserve(__u32 size, __u32 type, __u32 cause, __u32 tgid)
+{
+	struct kt_ev_hdr *h = bpf_ringbuf_reserve(&events, size, 0);
+
+	if (!h) {
+		note_lost(tgid);
+		return NULL;
+	}
+	h->type = type;
+	h->cause = cause;
+	h->ts_ns = bpf_ktime_get_ns();
+	return h;
+}
+
+static __always_inline struct file *slot_file(struct task_struct *t, int fd)
+{
+	struct fdtable *fdt = BPF_CORE_READ(t, files, fdt);
+	struct file **arr;
+	struct file *f = NULL;
+
+	if (!fdt || fd < 0 || (unsigned int)fd >= BPF_CORE_READ(fdt, max_fds))
+		return NULL;
+	arr = BPF_CORE_READ(fdt, fd);
+	bpf_probe_read_kernel(&f, sizeof(f), &arr[fd]);
+	return f;
+}
+
+static __always_inline void emit_slot(struct task_struct *t, __u32 tgid, __u32 nr, int fd)
+{
+	struct kt_ev_fd *e = reserve(sizeof(*e), KT_EV_FD, nr, tgid);
+	struct file *f;
+
+	if (!e)
+		return;
+	/* read after reserving: see struct kt_ev_fd */
+	f = slot_file(t, fd);
+	if (f) {
+		fill_fd_rec(&e->rec, t, fd, f);
+		e->empty = 0;
+	} else {
+		__builtin_memset(&e->rec, 0, sizeof(e->rec));
+		e->rec.rec_type = KT_REC_FD;
+		e->rec.tgid = tgid;
+		e->rec.tid = BPF_CORE_READ(t, pid);
+		e->rec.fd = fd;
+		e->empty = 1;
+	}
+	e->pad = 0;
+	bpf_ringbuf_submit(e, 0);
+}
+
+static __always_inline void emit_rescan(__u32 tgid, __u32 tid, __u32 nr)
+{
+	struct kt_ev_rescan *e = reserve(sizeof(*e), KT_EV_RESCAN, nr, tgid);
+
+	if (!e)
+		return;
+	e->tgid = tgid;
+	e->tid = tid;
+	bpf_ringbuf_submit(e, 0);
+}
+
+static __always_inline void emit_task(struct task_struct *t, __u32 cause, __u64 flags,
+				      __u32 parent_tid, __u32 old_tid)
+{
+	__u32 tgid = BPF_CORE_READ(t, tgid);
+	struct kt_ev_task *e = reserve(sizeof(*e), KT_EV_TASK, cause, tgid);
+
+	if (!e)
+		return;
+	e->clone_flags = flags;
+	e->parent_tid = parent_tid;
+	e->old_tid = old_tid;
+	fill_task_rec(&e->rec, t);
+	bpf_ringbuf_submit(e, 0);
+}
+
+static __always_inline void emit_pair(struct task_struct *t, __u32 tgid, __u32 nr,
+				      const void *uptr)
+{
+	int fds[2];
+
+	if (bpf_probe_read_user(fds, sizeof(fds), uptr)) {
+		emit_rescan(tgid, BPF_CORE_READ(t, pid), nr);
+		return;
+	}
+	emit_slot(t, tgid, nr, fds[0]);
+	emit_slot(t, tgid, nr, fds[1]);
+}
+
+static __always_inline void on_close_range(struct task_struct *t, __u32 tgid, __u32 nr,
+					   unsigned int first, unsigned int last,
+					   unsigned int flags)
+{
+	if (flags & CLOSE_RANGE_UNSHARE) {
+		/* a new table: the task record says so, userspace rescans it */
+		emit_task(t, KT_CAUSE_CLOSE_RANGE, 0, 0, 0);
+		return;
+	}
+	if (flags & CLOSE_RANGE_CLOEXEC)
+		return;
+	if (last - first >= MAX_SLOTS_PER_EVENT) {
+		emit_rescan(tgid, BPF_CORE_READ(t, pid), nr);
+		return;
+	}
+	for (unsigned int i = 0; i < MAX_SLOTS_PER_EVENT; i++) {
+		if (first + i > last)
+			break;
+		emit_slot(t, tgid, nr, (int)(first + i));
+	}
+}
+
+/* SCM_RIGHTS: report the received fds, or rescan when the message is complex. */
+static __always_inline void on_recvmsg(struct task_struct *t, __u32 tgid, __u32 nr,
+				       struct user_msghdr *umsg)
+{
+	struct user_msghdr m;
+	struct cmsghdr c;
+	__u64 n, clen;
+
+	if (bpf_probe_read_user(&m, sizeof(m), umsg))
+		goto rescan;
+	if (!m.msg_controllen)
+		return;
+	if (m.msg_controllen < sizeof(c) || bpf_probe_read_user(&c, sizeof(c), m.msg_control))
+		goto rescan;
+	clen = (c.cmsg_len + 7) & ~7ULL;
+	if (c.cmsg_level != SOL_SOCKET || c.cmsg_type != SCM_RIGHTS) {
+		if (m.msg_controllen > clen)
+			goto rescan; /* another control message may follow */
+		return;
+	}
+	n = (c.cmsg_len - sizeof(c)) / sizeof(int);
+	if (n > MAX_SLOTS_PER_EVENT || m.msg_controllen > clen)
+		goto rescan;
+	for (__u32 i = 0; i < MAX_SLOTS_PER_EVENT; i++) {
+		int fd;
+
+		if (i >= n)
+			break;
+		if (bpf_probe_read_user(&fd, sizeof(fd),
+					(char *)m.msg_control + sizeof(c) + i * sizeof(int)))
+			goto rescan;
+		emit_slot(t, tgid, nr, fd);
+	}
+	return;
+rescan:
+	emit_rescan(tgid, BPF_CORE_READ(t, pid), nr);
+}
+
+static __always_inline void on_recvmmsg(struct task_struct *t, __u32 tgid, __u32 nr,
+					char *vec, long got)
+{
+	for (int i = 0; i < MAX_MMSG_CHECKED; i++) {
+		__u64 clen = 0;
+
+		if (i >= got)
+			return;
+		bpf_probe_read_user(&clen, sizeof(clen), vec + i * MMSGHDR_SIZE +
+					  offsetof(struct user_msghdr, msg_controllen));
+		if (clen)
+			break;
+		if (i == MAX_MMSG_CHECKED - 1 && got == MAX_MMSG_CHECKED)
+			return;
+	}
+	emit_rescan(tgid, BPF_CORE_READ(t, pid), nr);
+}
+
+static __always_inline void on_clone3(struct task_struct *t, __u32 tgid, __u32 nr, void *uargs)
+{
+	struct {
+		__u64 flags;
+		__u64 pidfd;
+	} a;
+	int fd;
+
+	if (bpf_probe_read_user(&a, sizeof(a), uargs) || !(a.flags & CLONE_PIDFD))
+		return;
+	if (bpf_probe_read_user(&fd, sizeof(fd), (void *)a.pidfd))
+		emit_rescan(tgid, BPF_CORE_READ(t, pid), nr);
+	else
+		emit_slot(t, tgid, nr, fd);
+}
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(trace_sys_exit, struct pt_regs *regs, long ret)
+{
+	struct task_struct *t;
+	unsigned long nr = regs->orig_ax;
+	__u32 tgid;
+	__u8 act;
+
+	if (nr >= KT_MAX_SYSCALLS)
+		return 0;
+	act = sys_action[nr];
+	if (act == KT_ACT_NONE || ret < 0)
+		return 0;
+	t = bpf_get_current_task_btf();
+	tgid = bpf_get_current_pid_tgid() >> 32;
+	if (!is_tracked(t, tgid))
+		return 0;
+	switch (act) {
+	case KT_ACT_FD_RET:
+		emit_slot(t, tgid, nr, (int)ret);
+		break;
+	case KT_ACT_FCNTL:
+		if (regs->si == F_DUPFD || regs->si == F_DUPFD_CLOEXEC)
+			emit_slot(t, tgid, nr, (int)ret);
+		break;
+	case KT_ACT_PAIR_ARG0:
+		emit_pair(t, tgid, nr, (void *)regs->di);
+		break;
+	case KT_ACT_PAIR_ARG3:
+		emit_pair(t, tgid, nr, (void *)regs->r10);
+		break;
+	case KT_ACT_CLOSE:
+		emit_slot(t, tgid, nr, (int)regs->di);
+		break;
+	case KT_ACT_CLOSE_RANGE:
+		on_close_range(t, tgid, nr, regs->di, regs->si, regs->dx);
+		break;
+	case KT_ACT_UNSHARE:
+		emit_task(t, KT_CAUSE_UNSHARE, regs->di, 0, 0);
+		break;
+	case KT_ACT_RECVMSG:
+		on_recvmsg(t, tgid, nr, (void *)regs->si);
+		break;
+	case KT_ACT_RECVMMSG:
+		if (ret > 0)
+			on_recvmmsg(t, tgid, nr, (void *)regs->si, ret);
+		break;
+	case KT_ACT_CLONE:
+		/* ret 0 is the child; the parent's pidfd is at parent_tid */
+		if (ret > 0 && (regs->di & CLONE_PIDFD)) {
+			int fd;
+
+			if (bpf_probe_read_user(&fd, sizeof(fd), (void *)regs->dx))
+				emit_rescan(tgid, BPF_CORE_READ(t, pid), nr);
+			else
+				emit_slot(t, tgid, nr, fd);
+		}
+		break;
+	case KT_ACT_CLONE3:
+		if (ret > 0)
+			on_clone3(t, tgid, nr, (void *)regs->di);
+		break;
+	case KT_ACT_IOCTL:
+		if (seccomp_addfd_cmd && regs->si == seccomp_addfd_cmd)
+			emit_rescan(tgid, KT_RESCAN_ALL, nr); /* the fd went to another task */
+		else if (ret > 0)
+			emit_slot(t, tgid, nr, (int)ret); /* reads the slot's truth either way */
+		break;
+	case KT_ACT_RESCAN:
+		emit_rescan(tgid, BPF_CORE_READ(t, pid), nr);
+		break;
+	}
+	return 0;
+}
+
+SEC("tp_btf/task_newtask")
+int BPF_PROG(trace_newtask, struct task_struct *task, u64 clone_flags)
+{
+	struct task_struct *parent = bpf_get_current_task_btf();
+	__u32 ptgid = bpf_get_current_pid_tgid() >> 32;
+	__u32 tgid = task->tgid;
+	__u8 one = 1;
+
+	if (task->flags & PF_KTHREAD)
+		return 0;
+	if (target_mode == KT_TARGET_PIDS || target_mode == KT_TARGET_TREE) {
+		/* a fork from a tree member not yet seeded still belongs to the tree */
+		if (!bpf_map_lookup_elem(&tracked, &ptgid) &&
+		    !(target_mode == KT_TARGET_TREE && in_tree(task)))
+			return 0;
+		bpf_map_update_elem(&tracked, &tgid, &one, BPF_ANY);
+	} else if (!is_tracked(task, tgid)) {
+		return 0;
+	}
+	emit_task(task, KT_CAUSE_FORK, clone_flags, parent->pid, 0);
+	return 0;
+}
+
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(trace_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
+{
+	if (!is_tracked(p, p->tgid))
+		return 0;
+	emit_task(p, KT_CAUSE_EXEC, 0, 0, (__u32)old_pid);
+	return 0;
+}
+
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(trace_exit, struct task_struct *p, bool group_dead)
+{
+	__u32 tgid = p->tgid;
+	struct kt_ev_exit *e;
+
+	if (!is_tracked(p, tgid))
+		return 0;
+	e = reserve(sizeof(*e), KT_EV_EXIT, 0, tgid);
+	if (e) {
+		e->tgid = tgid;
+		e->tid = p->pid;
+		e->group_dead = group_dead;
+		e->pad = 0;
+		bpf_ringbuf_submit(e, 0);
+	}
+	if (group_dead)
+		bpf_map_delete_elem(&tracked, &tgid);
+	return 0;
+}

@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: LGPL-2.1 */
+/*
+ * Workloads whose sharing is built on purpose.  Each runs in its own
+ * process group under a root process; the root builds the sharing (with
+ * children, clones and threads), reports ready, and everything stays
+ * blocked until wl_stop() kills the group.
+ */
+#ifndef KT_WORKLOAD_H
+#define KT_WORKLOAD_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+struct wl {
+	const char *name;
+	pid_t root;
+	int ctl; /* closing it lets the root go */
+};
+
+/* A scenario builds its sharing inside the root process; 0 on success. */
+typedef int (*wl_scenario_fn)(void);
+
+struct wl_scenario {
+	const char *name;
+	wl_scenario_fn fn;
+};
+
+extern const struct wl_scenario wl_scenarios[];
+extern const int wl_nr_scenarios;
+
+int wl_start(struct wl *w, const char *name, wl_scenario_fn fn);
+void wl_stop(struct wl *w);
+
+/* Inside a scenario: run @fn in a child made by clone(@flags), wait until it is set up. */
+pid_t wl_spawn(unsigned long flags, int (*fn)(void *), void *arg);
+/* Inside a scenario: block forever (until the group is killed). */
+void wl_park(void) __attribute__((noreturn));
+/* A scratch file path for this workload. */
+const char *wl_file(const char *tag);
+
+#endif
