@@ -18,7 +18,7 @@ BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Iinclude -Ivmlinux -Wa
 
 BPF_SRCS := $(wildcard bpf/*.bpf.c)
 BPF_OBJS := $(patsubst bpf/%.bpf.c,$(OUT)/%.bpf.o,$(BPF_SRCS))
-SKELS := $(patsubst bpf/%.bpf.c,$(OUT)/%.lskel.h,$(BPF_SRCS))
+SKELS := $(patsubst bpf/%.bpf.c,$(OUT)/%.lskel.h,$(BPF_SRCS)) $(patsubst bpf/%.bpf.c,$(OUT)/%.skel.h,$(BPF_SRCS))
 BPF_HDRS := $(wildcard bpf/*.bpf.h) include/kcmptrace.h
 
 LIB_SRCS := $(filter-out user/main.c,$(wildcard user/*.c))
@@ -47,9 +47,13 @@ $(OUT)/%.bpf.o: bpf/%.bpf.c $(BPF_HDRS) vmlinux/vmlinux.h | $(OUT)
 	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
 # Light skeletons: CO-RE relocation runs in the kernel's loader program, so
-# a run does not parse vmlinux BTF in userspace (about 25 ms saved per load).
+# a snapshot does not parse vmlinux BTF in userspace (about 25 ms saved per
+# load).  The tracer uses the full skeleton: it must resize its ring buffer.
 $(OUT)/%.lskel.h: $(OUT)/%.bpf.o
 	$(BPFTOOL) gen skeleton -L $< > $@.tmp && mv $@.tmp $@
+
+$(OUT)/%.skel.h: $(OUT)/%.bpf.o
+	$(BPFTOOL) gen skeleton $< > $@.tmp && mv $@.tmp $@
 
 $(OUT)/user/%.o: user/%.c $(HDRS) $(SKELS) | $(OUT)/user
 	$(CC) $(USER_CFLAGS) -c $< -o $@

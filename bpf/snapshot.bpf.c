@@ -37,7 +37,12 @@ bool unfiltered = false;
 
 static __always_inline bool wanted(struct task_struct *t)
 {
-	if (skip_kthreads && (BPF_CORE_READ(t, flags) & PF_KTHREAD))
+	__u32 flags = BPF_CORE_READ(t, flags);
+
+	if (skip_kthreads && (flags & PF_KTHREAD))
+		return false;
+	/* a task that began exiting has dropped or is dropping its objects */
+	if (flags & PF_EXITING)
 		return false;
 	return unfiltered || task_in_target(t);
 }

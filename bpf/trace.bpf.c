@@ -284,6 +284,10 @@ int BPF_PROG(trace_sys_exit, struct pt_regs *regs, long ret)
 	case KT_ACT_FD_RET:
 		emit_slot(t, tgid, nr, (int)ret);
 		break;
+	case KT_ACT_FD_RET_POS:
+		if (ret > 0)
+			emit_slot(t, tgid, nr, (int)ret);
+		break;
 	case KT_ACT_FCNTL:
 		if (regs->si == F_DUPFD || regs->si == F_DUPFD_CLOEXEC)
 			emit_slot(t, tgid, nr, (int)ret);

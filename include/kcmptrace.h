@@ -120,6 +120,7 @@ struct kt_fd_rec {
 enum kt_sys_action {
 	KT_ACT_NONE = 0,
 	KT_ACT_FD_RET,      /* the return value is an fd: report its slot */
+	KT_ACT_FD_RET_POS,  /* the same where 0 means success, not fd 0 (bpf, seccomp) */
 	KT_ACT_FCNTL,       /* F_DUPFD and F_DUPFD_CLOEXEC return an fd */
 	KT_ACT_PAIR_ARG0,   /* int[2] at the first argument (pipe, pipe2) */
 	KT_ACT_PAIR_ARG3,   /* int[2] at the fourth argument (socketpair) */

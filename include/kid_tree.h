@@ -53,6 +53,7 @@ struct kid_entry {
 	struct kid_key key;
 	uint32_t id;
 	bool unordered;
+	void *priv; /* the caller's: what it keeps about the object */
 };
 
 struct kid_pool;

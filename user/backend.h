@@ -4,6 +4,7 @@
 #define KT_BACKEND_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include "snapshot.h"
 #include "target.h"
 
@@ -22,6 +23,18 @@ int bpf_snapshot(struct kt_snapshot *s, const struct kt_target *t,
 /* /proc and kcmp only, as CRIU does it; always CRIU-style gen_ids. */
 int procfs_snapshot(struct kt_snapshot *s, const struct kt_target *t,
 		    const struct kt_backend_opts *o);
+
+/*
+ * A loaded snapshot program, for callers that scan more than once (the
+ * live tracer's rescans).  @key must be the tracer's, so gen_ids agree.
+ */
+struct kt_scanner;
+int scanner_open(struct kt_scanner **sc, const struct kt_target *t,
+		 const struct kt_backend_opts *o, const uint64_t key[2], char *why, size_t why_len);
+/* Append records of the target, or of one process (@pid) or thread (@tid). */
+int scanner_scan(struct kt_scanner *sc, struct kt_snapshot *s, uint32_t pid, uint32_t tid,
+		 bool fds);
+void scanner_close(struct kt_scanner *sc);
 
 enum kt_backend { KT_BACKEND_BPF, KT_BACKEND_PROCFS };
 

@@ -23,23 +23,6 @@ int genid_random_key(uint64_t key[2])
 	return getrandom(key, 2 * sizeof(key[0]), 0) == 2 * sizeof(key[0]) ? 0 : -errno;
 }
 
-/* Where one pid is wanted, let the kernel walk only that process. */
-static int attach_iter(int prog_fd, const struct kt_target *t)
-{
-	LIBBPF_OPTS(bpf_link_create_opts, opts);
-	union bpf_iter_link_info info;
-	int fd;
-
-	if (t->mode == KT_TARGET_PIDS && t->npids == 1) {
-		memset(&info, 0, sizeof(info));
-		info.task.pid = t->pids[0];
-		opts.iter_info = &info;
-		opts.iter_info_len = sizeof(info);
-	}
-	fd = bpf_link_create(prog_fd, 0, BPF_TRACE_ITER, &opts);
-	return fd < 0 ? -errno : fd;
-}
-
 typedef int (*record_fn)(struct kt_snapshot *s, const char *p, size_t avail, size_t *used);
 
 static int task_record(struct kt_snapshot *s, const char *p, size_t avail, size_t *used)
@@ -116,6 +99,11 @@ static int drain_iter(int link_fd, struct kt_snapshot *s, record_fn fn)
 	return r;
 }
 
+struct kt_scanner {
+	struct snapshot_bpf *skel;
+	struct kt_target target;
+};
+
 static void set_rodata(struct snapshot_bpf *skel, const struct kt_target *t,
 		       const struct kt_backend_opts *o, const uint64_t key[2])
 {
@@ -144,10 +132,67 @@ static int fill_target_pids(struct snapshot_bpf *skel, const struct kt_target *t
 	return 0;
 }
 
-static int run_iter(int prog_fd, const struct kt_target *t, struct kt_snapshot *s,
-		    record_fn fn)
+int scanner_open(struct kt_scanner **out, const struct kt_target *t,
+		 const struct kt_backend_opts *o, const uint64_t key[2], char *why, size_t why_len)
 {
-	int link = attach_iter(prog_fd, t), r;
+	struct kt_scanner *sc = calloc(1, sizeof(*sc));
+	int r;
+
+	if (!sc)
+		return -ENOMEM;
+	sc->target = *t;
+	sc->skel = snapshot_bpf__open();
+	if (!sc->skel) {
+		snprintf(why, why_len, "cannot open BPF object: %s", strerror(errno));
+		free(sc);
+		return -ENOTSUP;
+	}
+	set_rodata(sc->skel, t, o, key);
+	r = snapshot_bpf__load(sc->skel);
+	if (r) {
+		r = r < 0 ? r : -EINVAL;
+		snprintf(why, why_len, "cannot load BPF programs: %s", strerror(-r));
+		scanner_close(sc);
+		return -ENOTSUP;
+	}
+	r = fill_target_pids(sc->skel, t);
+	if (r) {
+		scanner_close(sc);
+		return r;
+	}
+	*out = sc;
+	return 0;
+}
+
+void scanner_close(struct kt_scanner *sc)
+{
+	if (!sc)
+		return;
+	snapshot_bpf__destroy(sc->skel);
+	free(sc);
+}
+
+/* Narrow the iterator to one thread (tid) or one process (pid), if asked. */
+static int attach_scan(int prog_fd, uint32_t pid, uint32_t tid)
+{
+	LIBBPF_OPTS(bpf_link_create_opts, opts);
+	union bpf_iter_link_info info;
+	int fd;
+
+	if (pid || tid) {
+		memset(&info, 0, sizeof(info));
+		info.task.pid = tid ? 0 : pid;
+		info.task.tid = tid;
+		opts.iter_info = &info;
+		opts.iter_info_len = sizeof(info);
+	}
+	fd = bpf_link_create(prog_fd, 0, BPF_TRACE_ITER, &opts);
+	return fd < 0 ? -errno : fd;
+}
+
+static int run_scan(int prog_fd, uint32_t pid, uint32_t tid, struct kt_snapshot *s, record_fn fn)
+{
+	int link = attach_scan(prog_fd, pid, tid), r;
 
 	if (link < 0)
 		return link;
@@ -156,43 +201,46 @@ static int run_iter(int prog_fd, const struct kt_target *t, struct kt_snapshot *
 	return r;
 }
 
+int scanner_scan(struct kt_scanner *sc, struct kt_snapshot *s, uint32_t pid, uint32_t tid,
+		 bool fds)
+{
+	uint64_t t0 = kt_now_ns();
+	int r;
+
+	/* a narrowed rescan may name a task that joined the target after load */
+	sc->skel->bss->unfiltered = pid || tid;
+	r = run_scan(sc->skel->progs.snapshot_tasks.prog_fd, pid, tid, s, task_record);
+	s->phase_ns[KT_PHASE_TASKS] += kt_now_ns() - t0;
+	if (!r && fds) {
+		t0 = kt_now_ns();
+		r = run_scan(sc->skel->progs.snapshot_files.prog_fd, pid, tid, s, fd_record);
+		s->phase_ns[KT_PHASE_FDS] += kt_now_ns() - t0;
+	}
+	return r;
+}
+
 int bpf_snapshot(struct kt_snapshot *s, const struct kt_target *t,
 		 const struct kt_backend_opts *o, char *why, size_t why_len)
 {
-	struct snapshot_bpf *skel;
+	struct kt_scanner *sc = NULL;
 	uint64_t key[2], t0 = kt_now_ns();
+	uint32_t pid = 0;
 	int r;
 
 	r = genid_random_key(key);
 	if (r)
 		return r;
-	skel = snapshot_bpf__open();
-	if (!skel) {
-		snprintf(why, why_len, "cannot open BPF object: %s", strerror(errno));
-		return -ENOTSUP;
-	}
-	set_rodata(skel, t, o, key);
+	r = scanner_open(&sc, t, o, key, why, why_len);
 	memset(key, 0, sizeof(key));
-	r = snapshot_bpf__load(skel);
-	if (r) {
-		r = r < 0 ? r : -EINVAL;
-		snprintf(why, why_len, "cannot load BPF programs: %s", strerror(-r));
-		snapshot_bpf__destroy(skel);
-		return -ENOTSUP;
-	}
-	r = fill_target_pids(skel, t);
 	s->phase_ns[KT_PHASE_LOAD] = kt_now_ns() - t0;
-	if (!r) {
-		t0 = kt_now_ns();
-		r = run_iter(skel->progs.snapshot_tasks.prog_fd, t, s, task_record);
-		s->phase_ns[KT_PHASE_TASKS] = kt_now_ns() - t0;
-	}
-	if (!r) {
-		t0 = kt_now_ns();
-		r = run_iter(skel->progs.snapshot_files.prog_fd, t, s, fd_record);
-		s->phase_ns[KT_PHASE_FDS] = kt_now_ns() - t0;
-	}
-	snapshot_bpf__destroy(skel);
+	if (r)
+		return r;
+	/* where one process is wanted, the kernel walks only that process */
+	if (t->mode == KT_TARGET_PIDS && t->npids == 1)
+		pid = t->pids[0];
+	r = scanner_scan(sc, s, pid, 0, true);
+	sc->skel->bss->unfiltered = false;
+	scanner_close(sc);
 	if (r == -EPERM || r == -EACCES) {
 		snprintf(why, why_len, "cannot run BPF iterators: %s", strerror(-r));
 		return -ENOTSUP;

@@ -28,11 +28,7 @@ static void usage(FILE *f)
 {
 	fputs("Usage: kcmptrace snapshot [TARGET] [OPTIONS]\n"
 	      "Show which processes share which kernel objects, from one snapshot.\n\n"
-	      "Target (default: the whole machine):\n"
-	      "  -p, --pid PID[,PID...]   these processes\n"
-	      "  -t, --tree PID           PID and all its descendants\n"
-	      "  -c, --cgroup PATH        a cgroup v2 and everything below it\n"
-	      "  -C, --container PID      every task in PID's pid namespace\n"
+	      TARGET_USAGE
 	      "      --kthreads           include kernel threads\n\n"
 	      "Options:\n"
 	      "  -b, --backend bpf|procfs how to read the kernel (default bpf; procfs is\n"
@@ -68,20 +64,6 @@ static const struct option long_opts[] = {
 	{}
 };
 
-static int set_target_once(struct kt_target *t, int opt, const char *arg)
-{
-	if (t->mode != KT_TARGET_ALL) {
-		kt_err("give one target only");
-		return KT_EXIT_USAGE;
-	}
-	switch (opt) {
-	case 'p': return target_set_pids(t, arg);
-	case 't': return target_set_tree(t, arg);
-	case 'c': return target_set_cgroup(t, arg);
-	default: return target_set_container(t, arg);
-	}
-}
-
 static int parse_args(int argc, char **argv, struct snap_args *a)
 {
 	int opt, r;
@@ -92,7 +74,7 @@ static int parse_args(int argc, char **argv, struct snap_args *a)
 	while ((opt = getopt_long(argc, argv, "p:t:c:C:b:g:jdso:vh", long_opts, NULL)) != -1) {
 		switch (opt) {
 		case 'p': case 't': case 'c': case 'C':
-			r = set_target_once(&a->target, opt, optarg);
+			r = target_set_from_opt(&a->target, opt, optarg);
 			if (r)
 				return r;
 			break;

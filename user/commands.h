@@ -4,5 +4,6 @@
 #define KT_COMMANDS_H
 
 int cmd_snapshot(int argc, char **argv);
+int cmd_trace(int argc, char **argv);
 
 #endif

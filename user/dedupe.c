@@ -149,28 +149,7 @@ static long insert_holder(struct dedupe *d, uint32_t i)
 	return -EAGAIN;
 }
 
-/* Renumber ids densely in first-seen order: removals leave holes. */
-static int compact_ids(uint32_t *ids, size_t n, size_t stride, uint32_t max_id)
-{
-	uint32_t *map = calloc(max_id + 1, sizeof(*map)), next = 1;
-
-	if (!map)
-		return -ENOMEM;
-	for (size_t i = 0; i < n; i++) {
-		uint32_t *id = (uint32_t *)((char *)ids + i * stride);
-
-		if (!*id)
-			continue;
-		if (!map[*id])
-			map[*id] = next++;
-		*id = map[*id];
-	}
-	free(map);
-	return 0;
-}
-
-static int dedupe_tasks(struct kt_snapshot *s, int kind, kid_cmp_fn cmp, void *arg,
-			uint32_t *max_id)
+static int dedupe_tasks(struct kt_snapshot *s, int kind, kid_cmp_fn cmp, void *arg)
 {
 	struct dedupe d = { .s = s, .kind = kind };
 	int r = 0;
@@ -190,7 +169,6 @@ static int dedupe_tasks(struct kt_snapshot *s, int kind, kid_cmp_fn cmp, void *a
 		else
 			t->id[kind] = (uint32_t)id;
 	}
-	*max_id = d.tree.next_id;
 	s->kind_stats[kind] = d.tree.stats;
 	kid_tree_destroy(&d.tree);
 	free(d.h.head);
@@ -247,8 +225,6 @@ static int dedupe_fds(struct kt_snapshot *s, kid_cmp_fn cmp, void *arg)
 		if (f->dropped || s->tasks[f->task].dropped || !s->tasks[f->task].reader)
 			f->id = 0;
 	}
-	if (r >= 0)
-		r = compact_ids(&s->fds[0].id, s->nfds, sizeof(struct kt_fd), d.tree.next_id);
 	s->kind_stats[KT_FILE] = d.tree.stats;
 	kid_tree_destroy(&d.tree);
 	free(d.h.head);
@@ -258,23 +234,21 @@ static int dedupe_fds(struct kt_snapshot *s, kid_cmp_fn cmp, void *arg)
 
 int snapshot_dedupe(struct kt_snapshot *s, kid_cmp_fn cmp, void *cmp_arg)
 {
-	uint32_t max_id[KT_NR_KINDS] = { 0 };
 	uint64_t t0 = kt_now_ns();
 	int r = 0;
 
 	for (int kind = KT_VM; kind < KT_NR_KINDS && r >= 0; kind++)
-		r = dedupe_tasks(s, kind, cmp, cmp_arg, &max_id[kind]);
+		r = dedupe_tasks(s, kind, cmp, cmp_arg);
 	/* a task dropped by a later kind must not keep ids of earlier ones */
 	for (size_t i = 0; i < s->ntasks; i++)
 		if (s->tasks[i].dropped)
 			memset(s->tasks[i].id, 0, sizeof(s->tasks[i].id));
-	for (int kind = KT_VM; kind < KT_NR_KINDS && r >= 0; kind++)
-		r = compact_ids(&s->tasks[0].id[kind], s->ntasks, sizeof(struct kt_task),
-				max_id[kind]);
 	if (r >= 0)
 		r = choose_readers(s);
 	if (r >= 0)
 		r = dedupe_fds(s, cmp, cmp_arg);
+	if (r >= 0)
+		r = snapshot_renumber(s); /* removals during repairs leave holes */
 	s->phase_ns[KT_PHASE_DEDUPE] += kt_now_ns() - t0;
 	return r;
 }

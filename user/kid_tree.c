@@ -265,6 +265,8 @@ void kid_remove(struct kid_tree *t, struct kid_entry *e)
 {
 	struct kid_gen *g = e->gen;
 
+	if (t->failed == e)
+		t->failed = NULL;
 	if (e->unordered) {
 		struct kid_entry **pp = &g->unordered;
 

@@ -180,3 +180,42 @@ int snapshot_index(struct kt_snapshot *s)
 	}
 	return 0;
 }
+
+/* Renumber one kind's ids densely, in order of first appearance. */
+static int renumber(uint32_t *ids, size_t n, size_t stride)
+{
+	uint32_t max = 0, next = 1, *map;
+
+	for (size_t i = 0; i < n; i++) {
+		uint32_t id = *(uint32_t *)((char *)ids + i * stride);
+
+		max = id > max ? id : max;
+	}
+	map = calloc((size_t)max + 1, sizeof(*map));
+	if (!map)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		uint32_t *id = (uint32_t *)((char *)ids + i * stride);
+
+		if (!*id)
+			continue;
+		if (!map[*id])
+			map[*id] = next++;
+		*id = map[*id];
+	}
+	free(map);
+	return 0;
+}
+
+int snapshot_renumber(struct kt_snapshot *s)
+{
+	int r = 0;
+
+	if (!s->ntasks)
+		return 0;
+	for (int k = KT_VM; k < KT_NR_KINDS && !r; k++)
+		r = renumber(&s->tasks[0].id[k], s->ntasks, sizeof(struct kt_task));
+	if (!r && s->nfds)
+		r = renumber(&s->fds[0].id, s->nfds, sizeof(struct kt_fd));
+	return r;
+}

@@ -80,6 +80,9 @@ int snapshot_index(struct kt_snapshot *s);
  */
 int snapshot_dedupe(struct kt_snapshot *s, kid_cmp_fn cmp, void *cmp_arg);
 
+/* Make every kind's ids dense, 1.. in order of first appearance. */
+int snapshot_renumber(struct kt_snapshot *s);
+
 uint64_t kt_now_ns(void);
 const char *kt_kind_name(int kind);
 const char *kt_ns_name(int ns);

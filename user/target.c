@@ -122,7 +122,7 @@ static int cgroup2_root(char *buf, size_t len)
 
 int target_set_cgroup(struct kt_target *t, const char *path)
 {
-	char root[PATH_MAX], full[PATH_MAX], real[PATH_MAX];
+	char root[PATH_MAX], full[2 * PATH_MAX], real[PATH_MAX];
 	size_t rl;
 	struct stat st;
 	const char *p;
@@ -144,6 +144,7 @@ int target_set_cgroup(struct kt_target *t, const char *path)
 		return KT_EXIT_NOTARGET;
 	}
 	snprintf(t->cgroup_path, sizeof(t->cgroup_path), "%s", real[rl] ? real + rl : "/");
+	snprintf(t->cgroup_dir, sizeof(t->cgroup_dir), "%s", real);
 	t->cgroup_id = st.st_ino; /* a cgroup's id is its kernfs inode number */
 	t->cgroup_level = 0;
 	for (p = t->cgroup_path; *p; p++)
@@ -194,6 +195,24 @@ int target_set_container(struct kt_target *t, const char *pid)
 	}
 	t->pidns_inum = (uint32_t)st.st_ino;
 	return 0;
+}
+
+int target_set_from_opt(struct kt_target *t, int opt, const char *arg)
+{
+	if (t->mode != KT_TARGET_ALL) {
+		kt_err("give one target only");
+		return KT_EXIT_USAGE;
+	}
+	switch (opt) {
+	case 'p':
+		return target_set_pids(t, arg);
+	case 't':
+		return target_set_tree(t, arg);
+	case 'c':
+		return target_set_cgroup(t, arg);
+	default:
+		return target_set_container(t, arg);
+	}
 }
 
 void target_describe(const struct kt_target *t, char *buf, size_t len)

@@ -20,12 +20,23 @@ struct kt_target {
 	size_t npids;
 	uint32_t tgid;              /* KT_TARGET_TREE: root; KT_TARGET_PIDNS: the pid given */
 	char cgroup_path[PATH_MAX]; /* KT_TARGET_CGROUP: path relative to the cgroup2 root, "/..." */
+	char cgroup_dir[PATH_MAX];  /* the same, as a directory on this machine */
 	uint64_t cgroup_id;
 	uint32_t cgroup_level;
 	uint32_t pidns_inum;        /* KT_TARGET_PIDNS */
 	uint32_t pidns_level;
 	bool kthreads;              /* include kernel threads */
 };
+
+#define TARGET_USAGE                                                      \
+	"Target (default: the whole machine):\n"                           \
+	"  -p, --pid PID[,PID...]   these processes\n"                     \
+	"  -t, --tree PID           PID and all its descendants\n"         \
+	"  -c, --cgroup PATH        a cgroup v2 and everything below it\n" \
+	"  -C, --container PID      every task in PID's pid namespace\n"
+
+/* -p, -t, -c or -C: one target per run.  0 or a KT_EXIT_* code. */
+int target_set_from_opt(struct kt_target *t, int opt, const char *arg);
 
 /* Parsers for the CLI; each returns 0 or a KT_EXIT_* code after one error line. */
 int target_set_pids(struct kt_target *t, const char *list);

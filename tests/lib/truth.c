@@ -1,5 +1,4 @@
 // SPDX-License-Identifier: LGPL-2.1
-#define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
 #include <signal.h>

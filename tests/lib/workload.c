@@ -1,6 +1,5 @@
 // SPDX-License-Identifier: LGPL-2.1
 /* Workloads with known sharing; see workload.h. */
-#define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>

@@ -1,0 +1,95 @@
+/* SPDX-License-Identifier: LGPL-2.1 */
+/*
+ * Live sharing state: the same kcmp trees as a snapshot, kept current one
+ * change at a time.  Every object knows its holders, so when the holder
+ * its tree entry is keyed by goes away the entry is re-keyed to another
+ * holder, or removed with the last one.
+ */
+#ifndef KT_LIVE_H
+#define KT_LIVE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include "kcmptrace.h"
+#include "kid_tree.h"
+#include "snapshot.h"
+#include "u32map.h"
+
+struct live_obj;
+struct live_table;
+
+/* One holder's membership in an object's holder list. */
+struct live_hold {
+	struct live_hold *prev, *next;
+	struct live_obj *obj;
+};
+
+struct live_obj {
+	struct kid_entry *e; /* NULL once no live holder can name it */
+	struct live_hold *holders;
+	uint32_t nholders;
+	uint32_t export_id; /* scratch for live_to_snapshot() */
+	uint8_t kind;
+	struct live_table *table; /* KT_FILES: the fd table */
+};
+
+struct live_task {
+	struct kt_task_rec rec;
+	struct live_hold hold[KT_NR_KINDS]; /* [KT_FILE] unused */
+};
+
+struct live_fd {
+	struct kt_fd_rec rec; /* path_len unused */
+	struct live_hold hold;
+	struct live_table *table;
+	char *path; /* from a scan, or resolved on demand; NULL: not known yet */
+};
+
+struct live_table {
+	struct live_fd **slot; /* by fd number */
+	uint32_t nslots;
+	uint32_t nfds;
+	uint32_t key_tid; /* the holder whose tid names this table's fds to kcmp */
+	struct live_obj *obj;
+};
+
+struct live_state {
+	struct kid_tree tree[KT_NR_KINDS];
+	struct u32map tasks; /* tid -> struct live_task */
+	uint64_t nfds;
+	uint64_t dropped; /* changes for holders that were gone before we saw them */
+};
+
+void live_init(struct live_state *st);
+void live_free(struct live_state *st);
+
+/*
+ * Add or refresh a task.  *@new_table is set when the task now holds an fd
+ * table nobody else in the state holds: the caller must fill it (rescan).
+ * Returns 0, -ESRCH if the task is already gone, or another negative errno.
+ */
+int live_task_update(struct live_state *st, const struct kt_task_rec *rec, bool *new_table);
+void live_task_remove(struct live_state *st, uint32_t tid);
+struct live_task *live_task_get(const struct live_state *st, uint32_t tid);
+
+/*
+ * Set fd slot @fd of @tid's table to @rec (with @path, may be NULL), or
+ * clear it (@rec NULL).  -ESRCH: no such task in the state.
+ */
+int live_fd_set(struct live_state *st, uint32_t tid, int fd, const struct kt_fd_rec *rec,
+		const char *path);
+struct live_fd *live_fd_get(const struct live_state *st, uint32_t tid, int fd);
+
+/* Make @tid's table exactly the fds of @scan that were read through @tid. */
+int live_table_replace(struct live_state *st, uint32_t tid, const struct kt_snapshot *scan);
+
+/* The id of the object a holder names, 0 if absent. */
+uint32_t live_obj_id(const struct live_hold *h);
+
+/* A deduped snapshot of the state (ids renumbered densely). */
+int live_to_snapshot(const struct live_state *st, struct kt_snapshot *s);
+
+/* kcmp calls and collisions over all trees. */
+struct kid_stats live_stats(const struct live_state *st);
+
+#endif

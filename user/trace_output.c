@@ -1,0 +1,280 @@
+// SPDX-License-Identifier: LGPL-2.1
+/*
+ * One line per sharing change: who now shares what with whom, and how it
+ * came to be.  JSON lines use the snapshot schema's names.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <yajl/yajl_gen.h>
+#include "trace_output.h"
+#include "util.h"
+
+#define MAX_HOLDERS_SHOWN 6
+#define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
+
+static const char *comm_of(struct kt_tracer *tr, uint32_t tid)
+{
+	struct live_task *t = live_task_get(&tr->st, tid);
+
+	return t ? t->rec.comm : "?";
+}
+
+static uint32_t tgid_of(struct kt_tracer *tr, uint32_t tid)
+{
+	struct live_task *t = live_task_get(&tr->st, tid);
+
+	return t ? t->rec.tgid : tid;
+}
+
+static struct live_fd *hold_fd(struct live_hold *h)
+{
+	return container_of(h, struct live_fd, hold);
+}
+
+static struct live_fd *any_fd(struct live_obj *obj)
+{
+	return obj && obj->holders ? hold_fd(obj->holders) : NULL;
+}
+
+/* ---- lines ---- */
+
+static void line_holders(FILE *f, struct kt_tracer *tr, struct live_obj *obj)
+{
+	int n = 0;
+
+	for (struct live_hold *h = obj->holders; h; h = h->next, n++) {
+		struct live_fd *fd = hold_fd(h);
+
+		if (n == MAX_HOLDERS_SHOWN) {
+			fprintf(f, " +%u more", obj->nholders - MAX_HOLDERS_SHOWN);
+			break;
+		}
+		fprintf(f, "%s%u fd %d", n ? ", " : "", tgid_of(tr, fd->table->key_tid), fd->rec.fd);
+	}
+}
+
+static void line_kinds(FILE *f, uint32_t kinds)
+{
+	const char *sep = "";
+
+	for (int k = KT_VM; k < KT_NR_KINDS; k++)
+		if (kinds & (1u << k)) {
+			fprintf(f, "%s%s", sep, kt_kind_name(k));
+			sep = ",";
+		}
+}
+
+/* Kinds of object the child holds in common with its parent. */
+static uint32_t shared_with_parent(struct kt_tracer *tr, const struct kt_change *ch)
+{
+	struct live_task *c = live_task_get(&tr->st, ch->tid);
+	struct live_task *p = live_task_get(&tr->st, ch->parent_tid);
+	uint32_t kinds = 0;
+
+	for (int k = KT_VM; c && p && k < KT_NR_KINDS; k++)
+		if (c->hold[k].obj && c->hold[k].obj == p->hold[k].obj)
+			kinds |= 1u << k;
+	return kinds;
+}
+
+static void report_line(struct trace_output *o, struct kt_tracer *tr, const struct kt_change *ch)
+{
+	FILE *f = o->out;
+	struct live_fd *fd;
+
+	fprintf(f, "%+11.6f %-13s %7u %-15s", (double)(ch->ts_ns - o->t0_ns) / 1e9, ch->cause,
+		ch->tgid, comm_of(tr, ch->tid));
+	switch (ch->type) {
+	case KT_CH_FORK:
+		fprintf(f, " from %u", tgid_of(tr, ch->parent_tid));
+		if (ch->tid != ch->tgid)
+			fprintf(f, " (thread %u)", ch->tid);
+		if (shared_with_parent(tr, ch)) {
+			fputs(": shares ", f);
+			line_kinds(f, shared_with_parent(tr, ch));
+		} else {
+			fputs(": copies, shares no task object", f);
+		}
+		break;
+	case KT_CH_EXEC:
+		if (ch->count)
+			fprintf(f, ": %llu close-on-exec fds closed", (unsigned long long)ch->count);
+		break;
+	case KT_CH_TASK:
+		fputs(": own ", f);
+		line_kinds(f, ch->kinds);
+		break;
+	case KT_CH_FD:
+		fprintf(f, " fd %d", ch->fd);
+		if (ch->now && ch->now->nholders >= 2) {
+			fd = any_fd(ch->now);
+			fprintf(f, ": %s [%s] shared by ", tracer_fd_path(fd), kt_ftype_name(fd->rec.ftype));
+			line_holders(f, tr, ch->now);
+		}
+		if (ch->was) {
+			fd = any_fd(ch->was);
+			fprintf(f, "%s%s [%s] still held by ", ch->now && ch->now->nholders >= 2 ? "; " : ": ",
+				tracer_fd_path(fd), kt_ftype_name(fd->rec.ftype));
+			line_holders(f, tr, ch->was);
+		}
+		break;
+	case KT_CH_LOST:
+		fprintf(f, ": %llu events lost; the processes they touched were rescanned",
+			(unsigned long long)ch->count);
+		break;
+	case KT_CH_EXIT:
+		break;
+	}
+	fputc('\n', f);
+}
+
+/* ---- JSON lines ---- */
+
+static void gen_str(yajl_gen g, const char *s)
+{
+	yajl_gen_string(g, (const unsigned char *)s, strlen(s));
+}
+
+static void gen_kv_int(yajl_gen g, const char *k, long long v)
+{
+	gen_str(g, k);
+	yajl_gen_integer(g, v);
+}
+
+static void gen_file(yajl_gen g, struct kt_tracer *tr, const char *key, struct live_obj *obj)
+{
+	struct live_fd *fd = any_fd(obj);
+
+	gen_str(g, key);
+	yajl_gen_map_open(g);
+	gen_kv_int(g, "id", live_obj_id(&fd->hold));
+	gen_str(g, "type");
+	gen_str(g, kt_ftype_name(fd->rec.ftype));
+	gen_str(g, "path");
+	gen_str(g, tracer_fd_path(fd));
+	gen_str(g, "holders");
+	yajl_gen_array_open(g);
+	for (struct live_hold *h = obj->holders; h; h = h->next) {
+		struct live_fd *hf = hold_fd(h);
+
+		yajl_gen_map_open(g);
+		gen_kv_int(g, "tgid", tgid_of(tr, hf->table->key_tid));
+		gen_kv_int(g, "tid", hf->table->key_tid);
+		gen_kv_int(g, "fd", hf->rec.fd);
+		yajl_gen_map_close(g);
+	}
+	yajl_gen_array_close(g);
+	yajl_gen_map_close(g);
+}
+
+static void gen_kinds(yajl_gen g, const char *key, uint32_t kinds)
+{
+	gen_str(g, key);
+	yajl_gen_array_open(g);
+	for (int k = KT_VM; k < KT_NR_KINDS; k++)
+		if (kinds & (1u << k))
+			gen_str(g, kt_kind_name(k));
+	yajl_gen_array_close(g);
+}
+
+static const char *const change_names[] = {
+	[KT_CH_FORK] = "fork", [KT_CH_EXEC] = "exec", [KT_CH_EXIT] = "exit",
+	[KT_CH_TASK] = "task", [KT_CH_FD] = "fd",     [KT_CH_LOST] = "lost",
+};
+
+static void emit_json(struct trace_output *o, yajl_gen g)
+{
+	const unsigned char *buf;
+	size_t len;
+
+	yajl_gen_get_buf(g, &buf, &len);
+	fwrite(buf, 1, len, o->out);
+	fputc('\n', o->out);
+	yajl_gen_free(g);
+}
+
+static void report_json(struct trace_output *o, struct kt_tracer *tr, const struct kt_change *ch)
+{
+	yajl_gen g = yajl_gen_alloc(NULL);
+
+	yajl_gen_map_open(g);
+	gen_str(g, "event");
+	gen_str(g, change_names[ch->type]);
+	gen_str(g, "cause");
+	gen_str(g, ch->cause);
+	gen_str(g, "time");
+	yajl_gen_double(g, (double)(ch->ts_ns - o->t0_ns) / 1e9);
+	gen_kv_int(g, "tgid", ch->tgid);
+	gen_kv_int(g, "tid", ch->tid);
+	gen_str(g, "comm");
+	gen_str(g, comm_of(tr, ch->tid));
+	switch (ch->type) {
+	case KT_CH_FORK:
+		gen_kv_int(g, "parent_tid", ch->parent_tid);
+		gen_kv_int(g, "clone_flags", (long long)ch->clone_flags);
+		gen_kinds(g, "shares", shared_with_parent(tr, ch));
+		break;
+	case KT_CH_TASK:
+		gen_kinds(g, "own", ch->kinds);
+		break;
+	case KT_CH_FD:
+		gen_kv_int(g, "fd", ch->fd);
+		if (ch->now && ch->now->nholders >= 2)
+			gen_file(g, tr, "file", ch->now);
+		if (ch->was)
+			gen_file(g, tr, "released", ch->was);
+		break;
+	case KT_CH_EXEC:
+	case KT_CH_LOST:
+		gen_kv_int(g, "count", (long long)ch->count);
+		break;
+	case KT_CH_EXIT:
+		break;
+	}
+	yajl_gen_map_close(g);
+	emit_json(o, g);
+}
+
+void trace_output_report(struct kt_tracer *tr, const struct kt_change *ch, void *arg)
+{
+	struct trace_output *o = arg;
+
+	if (o->json)
+		report_json(o, tr, ch);
+	else
+		report_line(o, tr, ch);
+}
+
+void trace_output_summary(struct trace_output *o, struct kt_tracer *tr)
+{
+	struct kid_stats k = live_stats(&tr->st);
+
+	if (!o->json) {
+		fprintf(o->out,
+			"summary: %zu tasks, %llu fds, %llu events, %llu lost events, %llu rescans, "
+			"%llu kcmp calls\n",
+			tr->st.tasks.len, (unsigned long long)tr->st.nfds,
+			(unsigned long long)tr->c.events, (unsigned long long)tr->c.lost,
+			(unsigned long long)tr->c.rescans, (unsigned long long)k.kcmp_calls);
+		return;
+	}
+	yajl_gen g = yajl_gen_alloc(NULL);
+
+	yajl_gen_map_open(g);
+	gen_str(g, "event");
+	gen_str(g, "summary");
+	gen_kv_int(g, "tasks", (long long)tr->st.tasks.len);
+	gen_kv_int(g, "fds", (long long)tr->st.nfds);
+	gen_kv_int(g, "events", (long long)tr->c.events);
+	gen_kv_int(g, "lost_events", (long long)tr->c.lost);
+	gen_kv_int(g, "rescans", (long long)tr->c.rescans);
+	gen_kv_int(g, "kcmp_calls", (long long)k.kcmp_calls);
+	yajl_gen_map_close(g);
+	emit_json(o, g);
+}
+
+void trace_output_ready(struct trace_output *o, struct kt_tracer *tr, const char *target)
+{
+	kt_err("tracing %s: %zu tasks, %llu fds", target, tr->st.tasks.len,
+	       (unsigned long long)tr->st.nfds);
+}

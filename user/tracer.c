@@ -1,0 +1,498 @@
+// SPDX-License-Identifier: LGPL-2.1
+/* The live tracer; see tracer.h. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/stat.h>
+#include <sys/ioctl.h>
+#include <linux/seccomp.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "syscalls.h"
+#include "trace.skel.h"
+#include "tracer.h"
+#include "util.h"
+
+static void report(struct kt_tracer *tr, struct kt_change *ch)
+{
+	if (tr->report)
+		tr->report(tr, ch, tr->report_arg);
+}
+
+static void want_rescan(struct kt_tracer *tr, uint32_t tid, const char *why)
+{
+	if (!u32map_get(&tr->pending, tid))
+		u32map_put(&tr->pending, tid, (void *)why);
+}
+
+/* ---- applying events ---- */
+
+static uint32_t changed_kinds(const struct live_task *t, const uint32_t before[KT_NR_KINDS])
+{
+	uint32_t kinds = 0;
+
+	for (int k = KT_VM; k < KT_NR_KINDS; k++)
+		if (live_obj_id(&t->hold[k]) != before[k])
+			kinds |= 1u << k;
+	return kinds;
+}
+
+static void on_task(struct kt_tracer *tr, const struct kt_ev_task *e)
+{
+	struct kt_change ch = { .ts_ns = e->hdr.ts_ns, .tgid = e->rec.tgid, .tid = e->rec.tid };
+	uint32_t before[KT_NR_KINDS] = { 0 };
+	struct live_task *t;
+	bool new_table;
+
+	if (e->hdr.cause == KT_CAUSE_EXEC && e->old_tid && e->old_tid != e->rec.tid)
+		live_task_remove(&tr->st, e->old_tid); /* a thread's exec took the leader's tid */
+	t = live_task_get(&tr->st, e->rec.tid);
+	for (int k = KT_VM; t && k < KT_NR_KINDS; k++)
+		before[k] = live_obj_id(&t->hold[k]);
+	if (live_task_update(&tr->st, &e->rec, &new_table)) {
+		tr->c.dropped++;
+		return;
+	}
+	t = live_task_get(&tr->st, e->rec.tid);
+	switch (e->hdr.cause) {
+	case KT_CAUSE_FORK:
+		ch.type = KT_CH_FORK;
+		ch.cause = "fork";
+		ch.parent_tid = e->parent_tid;
+		ch.clone_flags = e->clone_flags;
+		if (new_table)
+			want_rescan(tr, e->rec.tid, "fork");
+		break;
+	case KT_CAUSE_EXEC:
+		/* close-on-exec fds are gone, and the table may be new: read it again */
+		ch.type = KT_CH_EXEC;
+		ch.cause = "exec";
+		want_rescan(tr, e->rec.tid, "exec");
+		break;
+	default:
+		ch.type = KT_CH_TASK;
+		ch.cause = e->hdr.cause == KT_CAUSE_UNSHARE ? "unshare" : "close_range";
+		ch.kinds = changed_kinds(t, before);
+		if (new_table)
+			want_rescan(tr, e->rec.tid, ch.cause);
+		if (!ch.kinds)
+			return;
+	}
+	report(tr, &ch);
+}
+
+static void on_exit_ev(struct kt_tracer *tr, const struct kt_ev_exit *e)
+{
+	struct kt_change ch = { .type = KT_CH_EXIT, .cause = "exit", .ts_ns = e->hdr.ts_ns,
+				.tgid = e->tgid, .tid = e->tid };
+
+	if (!live_task_get(&tr->st, e->tid))
+		return;
+	if (e->group_dead || e->tid == e->tgid)
+		report(tr, &ch);
+	live_task_remove(&tr->st, e->tid);
+	u32map_del(&tr->pending, e->tid);
+}
+
+static void on_fd(struct kt_tracer *tr, const struct kt_ev_fd *e)
+{
+	struct kt_change ch = { .type = KT_CH_FD, .cause = syscall_name(e->hdr.cause),
+				.ts_ns = e->hdr.ts_ns, .tgid = e->rec.tgid, .tid = e->rec.tid,
+				.fd = e->rec.fd };
+	struct live_fd *old = live_fd_get(&tr->st, e->rec.tid, e->rec.fd), *now;
+	struct live_obj *was = old ? old->hold.obj : NULL;
+	bool was_shared = was && was->nholders >= 2;
+	int r;
+
+	r = live_fd_set(&tr->st, e->rec.tid, e->rec.fd, e->empty ? NULL : &e->rec, NULL);
+	if (r == -ESRCH) {
+		/* a task we have no record of yet: read it whole */
+		want_rescan(tr, e->rec.tid, "unknown task");
+		return;
+	}
+	if (r) {
+		tr->c.dropped++;
+		return;
+	}
+	now = live_fd_get(&tr->st, e->rec.tid, e->rec.fd);
+	ch.now = now ? now->hold.obj : NULL;
+	if (ch.now == was)
+		return; /* the same object: nothing changed hands */
+	ch.was = was_shared ? was : NULL;
+	if ((ch.now && ch.now->nholders >= 2) || ch.was)
+		report(tr, &ch);
+}
+
+static int on_event(void *ctx, void *data, size_t size)
+{
+	struct kt_tracer *tr = ctx;
+	const struct kt_ev_hdr *h = data;
+
+	tr->c.events++;
+	switch (h->type) {
+	case KT_EV_TASK:
+		if (size >= sizeof(struct kt_ev_task))
+			on_task(tr, data);
+		break;
+	case KT_EV_EXIT:
+		if (size >= sizeof(struct kt_ev_exit))
+			on_exit_ev(tr, data);
+		break;
+	case KT_EV_FD:
+		if (size >= sizeof(struct kt_ev_fd))
+			on_fd(tr, data);
+		break;
+	case KT_EV_RESCAN: {
+		const struct kt_ev_rescan *e = data;
+
+		if (e->tid == KT_RESCAN_ALL)
+			tr->pending_all = true;
+		else
+			want_rescan(tr, e->tid, syscall_name(h->cause));
+		break;
+	}
+	}
+	return 0;
+}
+
+/* ---- rescans ---- */
+
+/* Bring the tasks and tables of @scan into the state; @tgid: its tasks not in @scan are gone. */
+static int apply_scan(struct kt_tracer *tr, struct kt_snapshot *scan, uint32_t tgid, bool all)
+{
+	size_t pos = 0, n = 0;
+	uint32_t tid, *gone;
+	void *v;
+	int r = snapshot_index(scan);
+
+	gone = calloc(tr->st.tasks.len + 1, sizeof(*gone));
+	if (r || !gone) {
+		free(gone);
+		return r ? r : -ENOMEM;
+	}
+	while (u32map_next(&tr->st.tasks, &pos, &tid, &v)) {
+		const struct live_task *t = v;
+
+		if ((all || t->rec.tgid == tgid) && snapshot_find_tid(scan, tid) < 0)
+			gone[n++] = tid;
+	}
+	for (size_t i = 0; i < n; i++)
+		live_task_remove(&tr->st, gone[i]);
+	free(gone);
+	for (size_t i = 0; i < scan->ntasks && !r; i++) {
+		bool new_table;
+
+		r = live_task_update(&tr->st, &scan->tasks[i].rec, &new_table);
+		if (r == -ESRCH)
+			r = 0;
+	}
+	for (size_t i = 0; i < scan->ntasks && !r; i++)
+		if (scan->tasks[i].nfds || live_task_get(&tr->st, scan->tasks[i].rec.tid)) {
+			r = live_table_replace(&tr->st, scan->tasks[i].rec.tid, scan);
+			if (r == -ESRCH)
+				r = 0;
+		}
+	return r;
+}
+
+/*
+ * A pid-filtered task_file iterator skips threads that share the leader's
+ * table, so a table read for a process covers all its threads.
+ */
+static int rescan(struct kt_tracer *tr, uint32_t pid, uint32_t tid, bool all)
+{
+	struct kt_snapshot scan;
+	int r;
+
+	snapshot_init(&scan, "bpf", KT_GENID_ADDR);
+	r = scanner_scan(tr->scanner, &scan, pid, tid, true);
+	if (!r && tid) {
+		/* one thread: the scan names it, or it is gone */
+		if (!scan.ntasks)
+			live_task_remove(&tr->st, tid);
+		else
+			r = apply_scan(tr, &scan, UINT32_MAX, false);
+	} else if (!r) {
+		r = apply_scan(tr, &scan, pid, all);
+	}
+	snapshot_free(&scan);
+	tr->c.rescans++;
+	return r;
+}
+
+/* For pid-list and tree targets the kernel's tracked map is the target. */
+static int resync_tracked(struct kt_tracer *tr)
+{
+	int fd = bpf_map__fd(tr->skel->maps.tracked), r = 0;
+	uint32_t key, next, *tgids = NULL;
+	size_t n = 0, cap = 0;
+	bool first = true;
+
+	while (!bpf_map_get_next_key(fd, first ? NULL : &key, &next)) {
+		if (n == cap) {
+			uint32_t *p = realloc(tgids, (cap = cap ? cap * 2 : 256) * sizeof(*p));
+
+			if (!p) {
+				free(tgids);
+				return -ENOMEM;
+			}
+			tgids = p;
+		}
+		tgids[n++] = next;
+		key = next;
+		first = false;
+	}
+	for (size_t i = 0; i < n && !r; i++)
+		r = rescan(tr, tgids[i], 0, false);
+	free(tgids);
+	return r;
+}
+
+static int resync_all(struct kt_tracer *tr)
+{
+	tr->c.resyncs++;
+	if (tr->target.mode == KT_TARGET_PIDS || tr->target.mode == KT_TARGET_TREE)
+		return resync_tracked(tr);
+	return rescan(tr, 0, 0, true);
+}
+
+/* Rescan the processes whose events the kernel could not deliver. */
+static int repair_lost(struct kt_tracer *tr)
+{
+	uint64_t lost = __atomic_load_n(&tr->skel->bss->lost_events, __ATOMIC_RELAXED);
+	uint64_t overflow = __atomic_load_n(&tr->skel->bss->dirty_overflow, __ATOMIC_RELAXED);
+	int fd = bpf_map__fd(tr->skel->maps.dirty), r = 0;
+	struct kt_change ch = { .type = KT_CH_LOST, .cause = "lost" };
+	uint32_t key;
+
+	if (lost == tr->lost_seen)
+		return 0;
+	ch.count = lost - tr->lost_seen;
+	tr->c.lost += ch.count;
+	tr->lost_seen = lost;
+	while (!r && !bpf_map_get_next_key(fd, NULL, &key)) {
+		bpf_map_delete_elem(fd, &key);
+		r = rescan(tr, key, 0, false);
+	}
+	if (!r && overflow != tr->overflow_seen) {
+		tr->overflow_seen = overflow;
+		r = resync_all(tr);
+	}
+	report(tr, &ch);
+	return r;
+}
+
+static int run_pending(struct kt_tracer *tr)
+{
+	uint32_t tid;
+	void *why;
+	size_t pos = 0;
+	int r = 0;
+
+	if (tr->pending_all) {
+		tr->pending_all = false;
+		u32map_free(&tr->pending);
+		return resync_all(tr);
+	}
+	while (!r && u32map_next(&tr->pending, &pos, &tid, &why)) {
+		struct live_task *t = live_task_get(&tr->st, tid);
+		uint32_t before = 0;
+
+		if (t && t->hold[KT_FILES].obj)
+			before = t->hold[KT_FILES].obj->table->nfds;
+		/* an unknown task is read with its whole process */
+		r = t ? rescan(tr, 0, tid, false) : rescan(tr, tid, 0, false);
+		t = live_task_get(&tr->st, tid);
+		if (!r && t && !strcmp(why, "exec")) {
+			struct kt_change ch = { .type = KT_CH_EXEC, .cause = "exec-closed",
+						.tgid = t->rec.tgid, .tid = tid };
+			uint32_t after = t->hold[KT_FILES].obj ? t->hold[KT_FILES].obj->table->nfds : 0;
+
+			ch.count = before > after ? before - after : 0;
+			if (ch.count)
+				report(tr, &ch);
+		}
+	}
+	u32map_free(&tr->pending);
+	return r;
+}
+
+/* ---- start, poll, stop ---- */
+
+static int seed_tracked(struct kt_tracer *tr)
+{
+	int fd = bpf_map__fd(tr->skel->maps.tracked);
+	struct kt_snapshot scan;
+	uint8_t one = 1;
+	int r = 0;
+
+	if (tr->target.mode == KT_TARGET_PIDS) {
+		for (size_t i = 0; i < tr->target.npids && !r; i++)
+			if (bpf_map_update_elem(fd, &tr->target.pids[i], &one, BPF_ANY))
+				r = -errno;
+		return r;
+	}
+	if (tr->target.mode != KT_TARGET_TREE)
+		return 0;
+	/* the tree as it is now; forks from here on are added by the kernel */
+	snapshot_init(&scan, "bpf", KT_GENID_ADDR);
+	r = scanner_scan(tr->scanner, &scan, 0, 0, false);
+	for (size_t i = 0; i < scan.ntasks && !r; i++)
+		if (bpf_map_update_elem(fd, &scan.tasks[i].rec.tgid, &one, BPF_ANY))
+			r = -errno;
+	snapshot_free(&scan);
+	return r;
+}
+
+static int cold_scan(struct kt_tracer *tr)
+{
+	if (tr->target.mode == KT_TARGET_PIDS) {
+		int r = 0;
+
+		for (size_t i = 0; i < tr->target.npids && !r; i++)
+			r = rescan(tr, tr->target.pids[i], 0, false);
+		return r;
+	}
+	return rescan(tr, 0, 0, true);
+}
+
+static int load(struct kt_tracer *tr, const struct kt_target *t, const struct kt_tracer_opts *o,
+		const uint64_t key[2], char *why, size_t why_len)
+{
+	struct trace_bpf *skel = trace_bpf__open();
+	int r;
+
+	if (!skel) {
+		snprintf(why, why_len, "cannot open the trace BPF object: %s", strerror(errno));
+		return -ENOTSUP;
+	}
+	tr->skel = skel;
+	skel->rodata->genid_key0 = key[0];
+	skel->rodata->genid_key1 = key[1];
+	skel->rodata->target_mode = (uint32_t)t->mode;
+	skel->rodata->target_tgid = t->tgid;
+	skel->rodata->target_cgroup_id = t->cgroup_id;
+	skel->rodata->target_cgroup_level = t->cgroup_level;
+	skel->rodata->target_pidns_inum = t->pidns_inum;
+	skel->rodata->target_pidns_level = t->pidns_level;
+	skel->rodata->seccomp_addfd_cmd = (uint32_t)SECCOMP_IOCTL_NOTIF_ADDFD;
+	syscalls_fill_actions((uint8_t *)skel->rodata->sys_action);
+	r = bpf_map__set_max_entries(skel->maps.events, (uint32_t)o->ringbuf_bytes);
+	if (!r)
+		r = trace_bpf__load(skel);
+	if (r) {
+		snprintf(why, why_len, "cannot load the trace BPF programs: %s", strerror(-r));
+		return -ENOTSUP;
+	}
+	return 0;
+}
+
+static int silent_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	return kt_verbose && level != LIBBPF_DEBUG ? vfprintf(stderr, fmt, ap) : 0;
+}
+
+int tracer_start(struct kt_tracer *tr, const struct kt_target *t, const struct kt_tracer_opts *o,
+		 char *why, size_t why_len)
+{
+	struct kt_backend_opts bo = { .genid = KT_GENID_ADDR, .want_paths = o->want_paths };
+	uint64_t key[2];
+	int r;
+
+	tr->target = *t;
+	live_init(&tr->st);
+	libbpf_set_print(silent_print);
+	r = genid_random_key(key);
+	if (!r)
+		r = load(tr, t, o, key, why, why_len);
+	if (!r)
+		r = scanner_open(&tr->scanner, t, &bo, key, why, why_len);
+	memset(key, 0, sizeof(key));
+	/* attach before seeding and scanning: what changes meanwhile is in the buffer */
+	if (!r && trace_bpf__attach(tr->skel)) {
+		r = -errno;
+		snprintf(why, why_len, "cannot attach the trace programs: %s", strerror(-r));
+		r = -ENOTSUP;
+	}
+	if (!r)
+		r = seed_tracked(tr);
+	if (!r) {
+		tr->rb = ring_buffer__new(bpf_map__fd(tr->skel->maps.events), on_event, tr, NULL);
+		if (!tr->rb)
+			r = -errno;
+	}
+	if (!r)
+		r = cold_scan(tr);
+	return r;
+}
+
+int tracer_poll(struct kt_tracer *tr, int timeout_ms)
+{
+	int r = ring_buffer__poll(tr->rb, timeout_ms);
+
+	if (r < 0 && r != -EINTR)
+		return r;
+	r = repair_lost(tr);
+	if (!r)
+		r = run_pending(tr);
+	return r;
+}
+
+int tracer_settle(struct kt_tracer *tr)
+{
+	int r;
+
+	/* rescans can be answered by more events: go until the buffer is empty */
+	do {
+		r = ring_buffer__consume(tr->rb);
+		if (r < 0)
+			return r;
+		r = tracer_poll(tr, 0);
+	} while (!r && ring_buffer__consume(tr->rb) > 0);
+	return r;
+}
+
+bool tracer_target_gone(const struct kt_tracer *tr)
+{
+	struct stat st;
+
+	switch (tr->target.mode) {
+	case KT_TARGET_ALL:
+		return false;
+	case KT_TARGET_CGROUP:
+		/* an empty cgroup can fill again; a removed one cannot */
+		return !tr->st.tasks.len && stat(tr->target.cgroup_dir, &st) != 0;
+	default:
+		return tr->st.tasks.len == 0;
+	}
+}
+
+void tracer_stop(struct kt_tracer *tr)
+{
+	ring_buffer__free(tr->rb);
+	trace_bpf__destroy(tr->skel);
+	scanner_close(tr->scanner);
+	live_free(&tr->st);
+	u32map_free(&tr->pending);
+	tr->rb = NULL;
+	tr->skel = NULL;
+	tr->scanner = NULL;
+}
+
+const char *tracer_fd_path(struct live_fd *f)
+{
+	char proc[64], buf[KT_PATH_MAX];
+	ssize_t n;
+
+	if (f->path)
+		return f->path;
+	snprintf(proc, sizeof(proc), "/proc/%u/fd/%d", f->table->key_tid, f->rec.fd);
+	n = readlink(proc, buf, sizeof(buf) - 1);
+	if (n <= 0)
+		return "?";
+	buf[n] = '\0';
+	f->path = strdup(buf);
+	return f->path ? f->path : "?";
+}

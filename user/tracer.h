@@ -1,0 +1,90 @@
+/* SPDX-License-Identifier: LGPL-2.1 */
+/*
+ * The live tracer: a cold scan, then ring-buffer events applied to a
+ * live_state, with rescans where an effect cannot be read at syscall exit
+ * and after lost events.
+ */
+#ifndef KT_TRACER_H
+#define KT_TRACER_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include "backend.h"
+#include "live.h"
+#include "target.h"
+
+struct trace_bpf;
+struct ring_buffer;
+struct kt_tracer;
+
+/* What the tracer saw happen; handed to the reporter as it is applied. */
+enum kt_change_type {
+	KT_CH_FORK,
+	KT_CH_EXEC,
+	KT_CH_EXIT,
+	KT_CH_TASK,   /* unshare / close_range(UNSHARE): task objects changed */
+	KT_CH_FD,     /* an fd slot now names a shared object, or stopped naming one */
+	KT_CH_LOST,   /* events were lost and repaired */
+};
+
+struct kt_change {
+	enum kt_change_type type;
+	const char *cause;
+	uint64_t ts_ns;
+	uint32_t tgid, tid;
+	/* KT_CH_FORK */
+	uint32_t parent_tid;
+	uint64_t clone_flags;
+	/* KT_CH_FD */
+	int fd;
+	struct live_obj *now;  /* the object the slot names now, or NULL */
+	struct live_obj *was;  /* a shared object the slot stopped naming, still held */
+	/* KT_CH_EXEC / KT_CH_LOST */
+	uint64_t count;
+	/* KT_CH_TASK: kinds whose object changed (bit per kind) */
+	uint32_t kinds;
+};
+
+typedef void (*kt_report_fn)(struct kt_tracer *tr, const struct kt_change *ch, void *arg);
+
+struct kt_tracer_counters {
+	uint64_t events, lost, rescans, resyncs, dropped;
+};
+
+struct kt_tracer {
+	struct kt_target target;
+	struct trace_bpf *skel;
+	struct kt_scanner *scanner;
+	struct ring_buffer *rb;
+	struct live_state st;
+	struct kt_tracer_counters c;
+	kt_report_fn report;
+	void *report_arg;
+	/* rescans asked for while applying a batch of events */
+	struct u32map pending; /* tid -> reason (a static string) */
+	bool pending_all;
+	uint64_t lost_seen, overflow_seen;
+	volatile sig_atomic_t stop;
+};
+
+struct kt_tracer_opts {
+	size_t ringbuf_bytes; /* power of two, >= page size */
+	bool want_paths;
+};
+
+/* Load, attach, seed the target and take the cold scan. Errors as snapshot_take. */
+int tracer_start(struct kt_tracer *tr, const struct kt_target *t, const struct kt_tracer_opts *o,
+		 char *why, size_t why_len);
+/* Wait up to @timeout_ms for events and apply them, with the rescans they ask for. */
+int tracer_poll(struct kt_tracer *tr, int timeout_ms);
+/* Apply everything already in the buffer: the state is then as of now. */
+int tracer_settle(struct kt_tracer *tr);
+/* The target has no task left (for targets that cannot come back). */
+bool tracer_target_gone(const struct kt_tracer *tr);
+void tracer_stop(struct kt_tracer *tr);
+
+/* Path of a tracked fd: from its scan, else read from /proc once. */
+const char *tracer_fd_path(struct live_fd *f);
+
+#endif
