@@ -17,6 +17,7 @@
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 #define CLONE_PIDFD 0x00001000
+#define CLONE_SYSVSEM 0x00040000
 #define CLOSE_RANGE_UNSHARE (1U << 1)
 #define CLOSE_RANGE_CLOEXEC (1U << 2)
 #define F_DUPFD 0
@@ -56,6 +57,23 @@ struct {
 	__type(key, __u32);
 	__type(value, __u8);
 } dirty SEC(".maps");
+
+/*
+ * The io context and SysV undo list last reported for a task: both appear
+ * lazily (ioprio_set, semop with SEM_UNDO, clone with CLONE_SYSVSEM
+ * allocating the parent's), and semop is too frequent to report each time.
+ */
+struct lazy_objs {
+	__u64 io;
+	__u64 undo;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct lazy_objs);
+} reported SEC(".maps");
 
 static __always_inline bool is_tracked(struct task_struct *t, __u32 tgid)
 {
@@ -142,7 +160,7 @@ static __always_inline void emit_rescan(__u32 tgid, __u32 tid, __u32 nr)
 }
 
 static __always_inline void emit_task(struct task_struct *t, __u32 cause, __u64 flags,
-				      __u32 parent_tid, __u32 old_tid)
+				      __u32 parent_tid, __u32 old_tid, __u32 nr)
 {
 	__u32 tgid = BPF_CORE_READ(t, tgid);
 	struct kt_ev_task *e = reserve(sizeof(*e), KT_EV_TASK, cause, tgid);
@@ -152,8 +170,29 @@ static __always_inline void emit_task(struct task_struct *t, __u32 cause, __u64 
 	e->clone_flags = flags;
 	e->parent_tid = parent_tid;
 	e->old_tid = old_tid;
+	e->syscall_nr = nr;
+	e->pad = 0;
 	fill_task_rec(&e->rec, t);
 	bpf_ringbuf_submit(e, 0);
+}
+
+static __always_inline void refresh_lazy(struct task_struct *t, __u32 nr)
+{
+	struct lazy_objs now = {
+		.io = (__u64)(unsigned long)BPF_CORE_READ(t, io_context),
+		.undo = (__u64)(unsigned long)BPF_CORE_READ(t, sysvsem.undo_list),
+	};
+	struct lazy_objs *seen = bpf_task_storage_get(&reported, t, 0,
+						      BPF_LOCAL_STORAGE_GET_F_CREATE);
+
+	/* compare hashes, not addresses: even this map holds none */
+	now.io = now.io ? genid_hash((void *)now.io) : 0;
+	now.undo = now.undo ? genid_hash((void *)now.undo) : 0;
+	if (seen && seen->io == now.io && seen->undo == now.undo)
+		return;
+	if (seen)
+		*seen = now;
+	emit_task(t, KT_CAUSE_REFRESH, 0, 0, 0, nr);
 }
 
 static __always_inline void emit_pair(struct task_struct *t, __u32 tgid, __u32 nr,
@@ -175,7 +214,7 @@ static __always_inline void on_close_range(struct task_struct *t, __u32 tgid, __
 {
 	if (flags & CLOSE_RANGE_UNSHARE) {
 		/* a new table: the task record says so, userspace rescans it */
-		emit_task(t, KT_CAUSE_CLOSE_RANGE, 0, 0, 0);
+		emit_task(t, KT_CAUSE_CLOSE_RANGE, 0, 0, 0, nr);
 		return;
 	}
 	if (flags & CLOSE_RANGE_CLOEXEC)
@@ -305,7 +344,10 @@ int BPF_PROG(trace_sys_exit, struct pt_regs *regs, long ret)
 		on_close_range(t, tgid, nr, regs->di, regs->si, regs->dx);
 		break;
 	case KT_ACT_UNSHARE:
-		emit_task(t, KT_CAUSE_UNSHARE, regs->di, 0, 0);
+		emit_task(t, KT_CAUSE_UNSHARE, regs->di, 0, 0, nr);
+		break;
+	case KT_ACT_TASK:
+		refresh_lazy(t, nr);
 		break;
 	case KT_ACT_RECVMSG:
 		on_recvmsg(t, tgid, nr, (void *)regs->si);
@@ -361,7 +403,10 @@ int BPF_PROG(trace_newtask, struct task_struct *task, u64 clone_flags)
 	} else if (!is_tracked(task, tgid)) {
 		return 0;
 	}
-	emit_task(task, KT_CAUSE_FORK, clone_flags, parent->pid, 0);
+	emit_task(task, KT_CAUSE_FORK, clone_flags, parent->pid, 0, 0);
+	/* a shared undo list is allocated for the parent at clone time */
+	if (clone_flags & CLONE_SYSVSEM)
+		refresh_lazy(parent, 0);
 	return 0;
 }
 
@@ -370,7 +415,7 @@ int BPF_PROG(trace_exec, struct task_struct *p, pid_t old_pid, struct linux_binp
 {
 	if (!is_tracked(p, p->tgid))
 		return 0;
-	emit_task(p, KT_CAUSE_EXEC, 0, 0, (__u32)old_pid);
+	emit_task(p, KT_CAUSE_EXEC, 0, 0, (__u32)old_pid, 0);
 	return 0;
 }
 

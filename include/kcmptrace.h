@@ -133,6 +133,7 @@ enum kt_sys_action {
 	KT_ACT_CLONE3,
 	KT_ACT_IOCTL,       /* some ioctls return fds; seccomp's ADDFD installs elsewhere */
 	KT_ACT_RESCAN,      /* effect not readable at exit (io_uring_enter): rescan the table */
+	KT_ACT_TASK,        /* may create a task object lazily (ioprio_set, semop SEM_UNDO) */
 	KT_ACT_NR,
 };
 
@@ -151,6 +152,7 @@ enum kt_task_cause {
 	KT_CAUSE_EXEC,
 	KT_CAUSE_UNSHARE,
 	KT_CAUSE_CLOSE_RANGE,
+	KT_CAUSE_REFRESH, /* an io context or SysV undo list appeared lazily */
 };
 
 struct kt_ev_hdr {
@@ -164,6 +166,8 @@ struct kt_ev_task {
 	unsigned long long clone_flags; /* KT_CAUSE_FORK */
 	unsigned int parent_tid;        /* KT_CAUSE_FORK: who forked */
 	unsigned int old_tid;           /* KT_CAUSE_EXEC: tid before a thread's exec */
+	unsigned int syscall_nr;        /* KT_CAUSE_REFRESH, UNSHARE: the syscall, if any */
+	unsigned int pad;
 	struct kt_task_rec rec;
 };
 

@@ -36,7 +36,7 @@ static const struct sys_entry table[] = {
 	S(mq_open, FD_RET), S(seccomp, FD_RET_POS), S(recvmsg, RECVMSG),
 	S(recvmmsg, RECVMMSG), S(clone, CLONE), S(clone3, CLONE3), S(close, CLOSE),
 	S(close_range, CLOSE_RANGE), S(unshare, UNSHARE), S(ioctl, IOCTL),
-	S(io_uring_enter, RESCAN),
+	S(io_uring_enter, RESCAN), S(ioprio_set, TASK), S(semop, TASK), S(semtimedop, TASK),
 #ifdef SYS_memfd_secret
 	S(memfd_secret, FD_RET),
 #endif

@@ -73,7 +73,7 @@ static void on_task(struct kt_tracer *tr, const struct kt_ev_task *e)
 		break;
 	default:
 		ch.type = KT_CH_TASK;
-		ch.cause = e->hdr.cause == KT_CAUSE_UNSHARE ? "unshare" : "close_range";
+		ch.cause = e->syscall_nr ? syscall_name(e->syscall_nr) : "clone";
 		ch.kinds = changed_kinds(t, before);
 		if (new_table)
 			want_rescan(tr, e->rec.tid, ch.cause);

@@ -166,8 +166,19 @@ int truth_check_fd_tables(const struct kt_snapshot *s, char *why, size_t len)
 		for (uint32_t k = 0; k < t->nfds; k++)
 			have += s->fds[t->first_fd + k].id != 0;
 		if (want != have) {
-			snprintf(why, len, "fd table read through %u: %ld fds, /proc lists %ld",
-				 t->rec.tid, have, want);
+			int extra = -1;
+
+			for (uint32_t k = 0; k < t->nfds && extra < 0; k++) {
+				char p[64];
+				const struct kt_fd *f = &s->fds[t->first_fd + k];
+
+				snprintf(p, sizeof(p), "/proc/%u/task/%u/fd/%d", t->rec.tgid, t->rec.tid,
+					 f->rec.fd);
+				if (f->id && access(p, F_OK))
+					extra = f->rec.fd;
+			}
+			snprintf(why, len, "fd table read through %u: %ld fds, /proc lists %ld%s%d",
+				 t->rec.tid, have, want, extra >= 0 ? "; not in /proc: fd " : "", extra);
 			return -1;
 		}
 	}

@@ -420,6 +420,76 @@ static int sc_vm_sighand(void)
 	       wl_spawn(CLONE_VM, nothing, NULL) < 0 || wl_spawn(0, nothing, NULL) < 0;
 }
 
+static int churn_child(void *arg)
+{
+	int n = *(int *)arg;
+
+	for (int i = 0; i < 200; i++) {
+		int fd = open_scratch("churn", 0), d = dup(fd);
+
+		close(fd);
+		if (i % 3)
+			close(d);
+	}
+	/* children that keep something: every third one forks a grandchild */
+	if (n % 3 == 0 && wl_spawn(0, nothing, NULL) < 0)
+		return -1;
+	return 0;
+}
+
+static int run_and_reap(const char *prog)
+{
+	pid_t pid = fork();
+	int status;
+
+	if (pid < 0)
+		return -1;
+	if (!pid) {
+		execl(prog, prog, (char *)NULL);
+		_exit(127);
+	}
+	return waitpid(pid, &status, 0) == pid && WIFEXITED(status) ? 0 : -1;
+}
+
+int wl_churn(void)
+{
+	static int ids[32];
+	int keep = open_scratch("churn-root", 0);
+
+	if (keep < 0)
+		return -1;
+	for (int i = 0; i < 32; i++) {
+		ids[i] = i;
+		/* short-lived: fork, fd traffic, exec, exit, reaped */
+		if (run_and_reap("/bin/true"))
+			return -1;
+		if (i % 2 == 0 && wl_spawn(i % 4 ? 0 : CLONE_FILES, churn_child, &ids[i]) < 0)
+			return -1;
+	}
+	for (int i = 0; i < 8; i++)
+		if (start_thread(i % 2 ? CLONE_FS : 0))
+			return -1;
+	return 0;
+}
+
+#define STORM_OPS 200000
+
+int wl_fd_storm(void)
+{
+	int keep = open_scratch("storm-keep", 0);
+
+	for (int i = 0; i < STORM_OPS && keep >= 0; i++) {
+		int fd = i % 2 ? dup(keep) : open("/dev/null", O_RDONLY);
+
+		if (fd < 0)
+			return -1;
+		/* leave some behind so the final state is not just the start */
+		if (i % 1000)
+			close(fd);
+	}
+	return keep < 0;
+}
+
 const struct wl_scenario wl_scenarios[] = {
 	{ "fork_inherit", sc_fork_inherit },
 	{ "dup", sc_dup },
@@ -435,18 +505,22 @@ const struct wl_scenario wl_scenarios[] = {
 	{ "many_fds", sc_many_fds },
 	{ "sysvsem_io", sc_sysvsem_io },
 	{ "vm_sighand", sc_vm_sighand },
+	{ "churn", wl_churn },
 };
 const int wl_nr_scenarios = sizeof(wl_scenarios) / sizeof(wl_scenarios[0]);
 
 /* ---- running ---- */
 
-static void root_main(wl_scenario_fn fn, int ready, int ctl)
+static void root_main(wl_scenario_fn fn, int ready, int ctl, bool paused)
 {
-	char c = fn() ? 'e' : 'r';
+	char c;
 
+	if (paused && read(ctl, &c, 1) != 1)
+		_exit(1);
+	c = fn() ? 'e' : 'r';
+	/* the last syscall before parking: after it, the workload is quiet */
 	if (write(ready, &c, 1) != 1)
 		_exit(1);
-	close(ready);
 	/* EOF on ctl: the test is done with us */
 	while (read(ctl, &c, 1) > 0)
 		;
@@ -454,13 +528,25 @@ static void root_main(wl_scenario_fn fn, int ready, int ctl)
 	_exit(0);
 }
 
-int wl_start(struct wl *w, const char *name, wl_scenario_fn fn)
+static int wait_ready(struct wl *w)
+{
+	char c = 0;
+	int r = read(w->ready, &c, 1) == 1 && c == 'r' ? 0 : -1;
+
+	close(w->ready);
+	w->ready = -1;
+	if (r)
+		wl_stop(w);
+	return r;
+}
+
+static int start(struct wl *w, const char *name, wl_scenario_fn fn, bool paused)
 {
 	int ready[2], ctl[2];
-	char c = 0;
 
 	w->name = name;
 	w->root = -1;
+	w->ready = -1;
 	if (pipe2(ready, O_CLOEXEC) || pipe2(ctl, O_CLOEXEC))
 		return -1;
 	w->root = fork();
@@ -479,19 +565,33 @@ int wl_start(struct wl *w, const char *name, wl_scenario_fn fn)
 
 		close(ready[1]);
 		close(ctl[0]);
-		root_main(fn, r, c);
+		root_main(fn, r, c, paused);
 	}
 	setpgid(w->root, w->root);
 	close(ready[1]);
 	close(ctl[0]);
 	w->ctl = ctl[1];
-	if (read(ready[0], &c, 1) != 1 || c != 'r') {
-		close(ready[0]);
-		wl_stop(w);
+	w->ready = ready[0];
+	return paused ? 0 : wait_ready(w);
+}
+
+int wl_start(struct wl *w, const char *name, wl_scenario_fn fn)
+{
+	return start(w, name, fn, false);
+}
+
+int wl_start_paused(struct wl *w, const char *name, wl_scenario_fn fn)
+{
+	return start(w, name, fn, true);
+}
+
+int wl_go(struct wl *w)
+{
+	char c = 'g';
+
+	if (write(w->ctl, &c, 1) != 1)
 		return -1;
-	}
-	close(ready[0]);
-	return 0;
+	return wait_ready(w);
 }
 
 void wl_stop(struct wl *w)
@@ -500,6 +600,9 @@ void wl_stop(struct wl *w)
 		return;
 	kill(-w->root, SIGKILL);
 	close(w->ctl);
+	if (w->ready >= 0)
+		close(w->ready);
+	w->ready = -1;
 	while (waitpid(w->root, NULL, 0) < 0 && errno == EINTR)
 		;
 	w->root = -1;

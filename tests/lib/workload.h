@@ -14,7 +14,8 @@
 struct wl {
 	const char *name;
 	pid_t root;
-	int ctl; /* closing it lets the root go */
+	int ctl;   /* a byte on it: go; closing it lets the root go away */
+	int ready; /* paused workloads report ready on it */
 };
 
 /* A scenario builds its sharing inside the root process; 0 on success. */
@@ -29,6 +30,14 @@ extern const struct wl_scenario wl_scenarios[];
 extern const int wl_nr_scenarios;
 
 int wl_start(struct wl *w, const char *name, wl_scenario_fn fn);
+/* Start the root but hold the scenario until wl_go(): to trace it from birth. */
+int wl_start_paused(struct wl *w, const char *name, wl_scenario_fn fn);
+int wl_go(struct wl *w);
+
+/* Churn: forks, execs, exits and fd traffic, ending in a known quiet state. */
+int wl_churn(void);
+/* A storm of fd syscalls, to overflow a small ring buffer. */
+int wl_fd_storm(void);
 void wl_stop(struct wl *w);
 
 /* Inside a scenario: run @fn in a child made by clone(@flags), wait until it is set up. */

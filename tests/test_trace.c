@@ -1,0 +1,192 @@
+// SPDX-License-Identifier: LGPL-2.1
+/*
+ * Live tracing: the tracer attaches to a workload before it builds its
+ * sharing; at quiescence the live state must equal a fresh cold snapshot
+ * and the kernel's kcmp truth.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/wait.h>
+#include "backend.h"
+#include "check.h"
+#include "tracer.h"
+#include "truth.h"
+#include "workload.h"
+
+static pid_t sentinel;
+static char name_buf[256];
+
+static const char *tname(const char *sc, const char *what)
+{
+	snprintf(name_buf, sizeof(name_buf), "%s/live/%s", sc, what);
+	return name_buf;
+}
+
+static int start_tracer(struct kt_tracer *tr, pid_t root, size_t ringbuf)
+{
+	struct kt_target t = { .mode = KT_TARGET_TREE, .tgid = (uint32_t)root };
+	struct kt_tracer_opts o = { .ringbuf_bytes = ringbuf, .want_paths = true };
+	char why[256] = "";
+	int r;
+
+	memset(tr, 0, sizeof(*tr));
+	r = tracer_start(tr, &t, &o, why, sizeof(why));
+	CHECK_CAPABLE(r == 0, "tracer_start", why);
+	return r;
+}
+
+static int cold(struct kt_snapshot *s, pid_t root)
+{
+	struct kt_target t = { .mode = KT_TARGET_TREE, .tgid = (uint32_t)root };
+	struct kt_backend_opts o = { .genid = KT_GENID_ADDR, .want_paths = true };
+
+	return snapshot_take(s, &t, &o, KT_BACKEND_BPF, false);
+}
+
+/* Fds of distinct tables: a cold snapshot also keeps aliases it does not count. */
+static size_t held_fds(const struct kt_snapshot *s)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < s->nfds; i++)
+		n += s->fds[i].id != 0;
+	return n;
+}
+
+/* The live state against a fresh cold snapshot and against kcmp. */
+static void compare_with_cold(struct kt_tracer *tr, pid_t root, const char *sc)
+{
+	struct kt_snapshot live, fresh;
+	char why[512] = "", what[64];
+	int r;
+
+	snapshot_init(&live, "live", KT_GENID_ADDR);
+	r = tracer_settle(tr);
+	if (!r)
+		r = live_to_snapshot(&tr->st, &live);
+	if (!CHECK(r == 0, tname(sc, "settle"), "%s", strerror(-r)))
+		return;
+	r = cold(&fresh, root);
+	if (CHECK(r == 0, tname(sc, "cold_snapshot"), "%s", strerror(-r))) {
+		CHECK(live.ntasks == fresh.ntasks && held_fds(&live) == held_fds(&fresh),
+		      tname(sc, "same_counts"), "live %zu tasks %zu fds, cold %zu tasks %zu fds",
+		      live.ntasks, held_fds(&live), fresh.ntasks, held_fds(&fresh));
+		for (int k = 0; k < KT_NR_KINDS; k++) {
+			snprintf(what, sizeof(what), "same_as_cold_%s", kt_kind_name(k));
+			CHECK(!truth_same_partition(&fresh, &live, k, why, sizeof(why)),
+			      tname(sc, what), "%s", why);
+		}
+		snapshot_free(&fresh);
+	}
+	for (int k = 0; k < KT_NR_KINDS; k++) {
+		snprintf(what, sizeof(what), "kcmp_truth_%s", kt_kind_name(k));
+		CHECK(!truth_check_kind(&live, k, why, sizeof(why)), tname(sc, what), "%s", why);
+	}
+	CHECK(!truth_check_absent(&live, KT_IO, sentinel, why, sizeof(why)),
+	      tname(sc, "absent_io"), "%s", why);
+	CHECK(!truth_check_fd_tables(&live, why, sizeof(why)), tname(sc, "fd_tables_complete"),
+	      "%s", why);
+	snapshot_free(&live);
+}
+
+static void run_scenario(const struct wl_scenario *sc)
+{
+	struct kt_tracer tr;
+	struct wl w;
+
+	if (!CHECK(!wl_start_paused(&w, sc->name, sc->fn), tname(sc->name, "workload"),
+		   "could not start"))
+		return;
+	if (!start_tracer(&tr, w.root, 16 << 20)) {
+		CHECK(!wl_go(&w), tname(sc->name, "built"), "the scenario failed");
+		compare_with_cold(&tr, w.root, sc->name);
+	}
+	tracer_stop(&tr);
+	wl_stop(&w);
+}
+
+/* A 4 KiB ring buffer under an fd storm: loss is seen, and repaired. */
+static void test_loss(void)
+{
+	struct kt_tracer tr;
+	struct wl w;
+
+	if (wl_start_paused(&w, "storm", wl_fd_storm))
+		return;
+	if (!start_tracer(&tr, w.root, 4096)) {
+		CHECK(!wl_go(&w), "storm/built", "the storm failed");
+		CHECK(!tracer_settle(&tr), "storm/settle", "settle failed");
+		CHECK(tr.c.lost > 0, "storm/loss_detected", "no event lost with a 4 KiB buffer");
+		CHECK(tr.c.rescans > 1, "storm/rescanned", "%llu rescans",
+		      (unsigned long long)tr.c.rescans);
+		compare_with_cold(&tr, w.root, "storm");
+	}
+	tracer_stop(&tr);
+	wl_stop(&w);
+}
+
+/* Processes outside the target are never tracked, however busy. */
+static void test_outside_untracked(void)
+{
+	struct kt_tracer tr;
+	struct wl target, other;
+	size_t pos = 0, outside = 0;
+	uint32_t tid;
+	void *v;
+
+	if (wl_start(&target, "target", wl_scenarios[0].fn))
+		return;
+	if (!start_tracer(&tr, target.root, 16 << 20)) {
+		CHECK(!wl_start(&other, "outside", wl_churn), "outside/built", "churn failed");
+		tracer_settle(&tr);
+		while (u32map_next(&tr.st.tasks, &pos, &tid, &v))
+			outside += getpgid((pid_t)tid) != target.root;
+		CHECK(outside == 0 && tr.st.tasks.len > 0, "outside/untracked",
+		      "%zu of %zu tracked tasks are outside the target", outside, tr.st.tasks.len);
+		wl_stop(&other);
+		compare_with_cold(&tr, target.root, "outside");
+	}
+	tracer_stop(&tr);
+	wl_stop(&target);
+}
+
+/* The whole target exiting ends the trace. */
+static void test_target_vanishes(void)
+{
+	struct kt_tracer tr;
+	struct wl w;
+	bool gone = false;
+
+	if (wl_start(&w, "vanish", wl_scenarios[0].fn))
+		return;
+	if (!start_tracer(&tr, w.root, 16 << 20)) {
+		CHECK(!tracer_target_gone(&tr), "vanish/present", "gone before it went");
+		wl_stop(&w);
+		for (int i = 0; i < 100 && !gone; i++) {
+			tracer_poll(&tr, 10);
+			gone = tracer_target_gone(&tr);
+		}
+		CHECK(gone, "vanish/target_gone", "%zu tasks left", tr.st.tasks.len);
+	}
+	tracer_stop(&tr);
+}
+
+int main(int argc, char **argv)
+{
+	sentinel = truth_sentinel();
+	for (int i = 0; i < wl_nr_scenarios; i++)
+		if (argc < 2 || strstr(wl_scenarios[i].name, argv[1]))
+			run_scenario(&wl_scenarios[i]);
+	if (argc < 2 || strstr("storm", argv[1]))
+		test_loss();
+	if (argc < 2 || strstr("outside", argv[1]))
+		test_outside_untracked();
+	if (argc < 2 || strstr("vanish", argv[1]))
+		test_target_vanishes();
+	kill(sentinel, SIGKILL);
+	waitpid(sentinel, NULL, 0);
+	return check_exit();
+}
