@@ -26,6 +26,7 @@ LIB_OBJS := $(patsubst user/%.c,$(OUT)/user/%.o,$(LIB_SRCS))
 HDRS := $(wildcard include/*.h user/*.h)
 
 TEST_PROGS := $(patsubst tests/%.c,$(OUT)/tests/%,$(wildcard tests/*.c))
+BENCH_PROGS := $(patsubst tests/bench/%.c,$(OUT)/bench/%,$(wildcard tests/bench/*.c))
 TEST_LIB_SRCS := $(wildcard tests/lib/*.c)
 
 .SECONDARY: $(BPF_OBJS)
@@ -35,12 +36,12 @@ TEST_LIB_SRCS := $(wildcard tests/lib/*.c)
 run: deps all
 	./$(OUT)/kcmptrace snapshot
 
-all: $(OUT)/kcmptrace $(TEST_PROGS)
+all: $(OUT)/kcmptrace $(TEST_PROGS) $(BENCH_PROGS)
 
 deps:
 	@./tests/lib/deps.sh $(DEB_PKGS)
 
-$(OUT) $(OUT)/user $(OUT)/tests:
+$(OUT) $(OUT)/user $(OUT)/tests $(OUT)/bench:
 	@mkdir -p $@
 
 $(OUT)/%.bpf.o: bpf/%.bpf.c $(BPF_HDRS) vmlinux/vmlinux.h | $(OUT)
@@ -67,11 +68,15 @@ $(OUT)/kcmptrace: user/main.c $(OUT)/libkcmptrace.a $(HDRS) $(SKELS)
 $(OUT)/tests/%: tests/%.c $(TEST_LIB_SRCS) $(OUT)/libkcmptrace.a $(HDRS) $(wildcard tests/lib/*.h) | $(OUT)/tests
 	$(CC) $(USER_CFLAGS) -Iuser -Itests/lib $< $(TEST_LIB_SRCS) $(OUT)/libkcmptrace.a $(LDLIBS) -lpthread -o $@
 
+$(OUT)/bench/%: tests/bench/%.c $(TEST_LIB_SRCS) $(OUT)/libkcmptrace.a $(HDRS) | $(OUT)/bench
+	$(CC) $(USER_CFLAGS) -Itests/lib $< $(TEST_LIB_SRCS) $(OUT)/libkcmptrace.a $(LDLIBS) -lpthread -o $@
+
 test: deps all
 	./tests/run.sh $(OUT)
 
 bench: deps all
-	./$(OUT)/tests/bench_snapshot
+	./$(OUT)/bench/bench_snapshot
+	./$(OUT)/bench/bench_trace
 
 # Sanitized build in its own output dir; `make asan test` runs the tests with it.
 asan:

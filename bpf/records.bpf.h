@@ -122,26 +122,37 @@ static __always_inline __u32 user_dev(__u32 kdev)
 	return (minor & 0xff) | (major << 8) | ((minor & ~0xffu) << 12);
 }
 
-static __always_inline void fill_fd_rec(struct kt_fd_rec *r, struct task_struct *t,
-					int fd, struct file *f)
+/*
+ * @f must be a BTF-typed pointer (an iterator's, or one from core_cast()):
+ * its fields are then plain loads, several times cheaper than probe-read
+ * helper calls, which is most of an fd's cost in a snapshot.
+ */
+static __always_inline void fill_fd_rec(struct kt_fd_rec *r, __u32 tgid, __u32 tid, int fd,
+					struct file *f)
 {
-	struct inode *inode = BPF_CORE_READ(f, f_inode);
+	struct inode *inode = f->f_inode;
+	struct super_block *sb = inode->i_sb;
 
 	r->rec_type = KT_REC_FD;
-	r->tgid = BPF_CORE_READ(t, tgid);
-	r->tid = BPF_CORE_READ(t, pid);
+	r->tgid = tgid;
+	r->tid = tid;
 	r->fd = fd;
-	r->ino = BPF_CORE_READ(inode, i_ino);
-	r->dev = user_dev(BPF_CORE_READ(inode, i_sb, s_dev));
-	r->mode = BPF_CORE_READ(inode, i_mode);
-	r->pos = BPF_CORE_READ(f, f_pos);
-	r->flags = BPF_CORE_READ(f, f_flags);
-	r->ftype = file_type(r->mode, BPF_CORE_READ(inode, i_sb, s_magic));
+	r->ino = inode->i_ino;
+	r->dev = user_dev(sb->s_dev);
+	r->mode = inode->i_mode;
+	r->pos = f->f_pos;
+	r->flags = f->f_flags;
+	r->ftype = file_type(r->mode, sb->s_magic);
 	r->path_len = 0;
 	if (genid_scheme == KT_GENID_CRIU)
 		r->gen = genid_criu_file(r->dev, r->ino, r->pos);
 	else
 		r->gen = genid_hash(f);
 }
+
+extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym;
+
+/* A kernel pointer read as a number, made BTF-typed again for plain loads. */
+#define core_cast(ptr, type) ((type *)bpf_rdonly_cast((ptr), bpf_core_type_id_kernel(type)))
 
 #endif

@@ -17,18 +17,6 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 const volatile bool want_paths = true;
 const volatile bool skip_kthreads = true;
 
-struct fd_out {
-	struct kt_fd_rec rec;
-	char path[KT_PATH_MAX];
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct fd_out);
-} fd_scratch SEC(".maps");
-
 /*
  * Set by the live tracer for rescans: the iterator is already narrowed to
  * one task (link_info), which may have joined the target after load.
@@ -45,6 +33,39 @@ static __always_inline bool wanted(struct task_struct *t)
 	if (flags & PF_EXITING)
 		return false;
 	return unfiltered || task_in_target(t);
+}
+
+/*
+ * iter/task_file visits a task's fds one after another: decide once per
+ * task, not per fd (a tree target walks the task's ancestry).  Per CPU, and
+ * keyed by the task, so concurrent iterators cannot mix their answers.
+ */
+struct wanted_cache {
+	__u32 tid; /* 0: empty; tids are unique among live tasks */
+	bool wanted;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct wanted_cache);
+} task_cache SEC(".maps");
+
+static __always_inline bool wanted_cached(struct task_struct *t, bool first)
+{
+	__u32 zero = 0;
+	struct wanted_cache *c = bpf_map_lookup_elem(&task_cache, &zero);
+	__u32 tid = t->pid;
+
+	if (!c)
+		return wanted(t);
+	/* a new run may filter differently (unfiltered): start afresh */
+	if (first || c->tid != tid || !tid) {
+		c->wanted = wanted(t);
+		c->tid = tid;
+	}
+	return c->wanted;
 }
 
 SEC("iter/task")
@@ -65,22 +86,22 @@ int snapshot_files(struct bpf_iter__task_file *ctx)
 {
 	struct task_struct *t = ctx->task;
 	struct file *f = ctx->file;
-	struct fd_out *out;
-	__u32 zero = 0, len = 0;
+	struct {
+		struct kt_fd_rec rec;
+		char path[KT_PATH_MAX];
+	} out;
+	__u32 len = 0;
 	long n;
 
-	if (!t || !f || !wanted(t))
+	if (!t || !f || !wanted_cached(t, ctx->meta->seq_num == 0))
 		return 0;
-	out = bpf_map_lookup_elem(&fd_scratch, &zero);
-	if (!out)
-		return 0;
-	fill_fd_rec(&out->rec, t, ctx->fd, f);
+	fill_fd_rec(&out.rec, t->tgid, t->pid, ctx->fd, f);
 	if (want_paths) {
-		n = bpf_d_path((struct path *)&f->f_path, out->path, sizeof(out->path));
+		n = bpf_d_path((struct path *)&f->f_path, out.path, sizeof(out.path));
 		if (n > 1)
 			len = (n - 1) & (KT_PATH_MAX - 1);
 	}
-	out->rec.path_len = len;
-	bpf_seq_write(ctx->meta->seq, out, sizeof(out->rec) + len);
+	out.rec.path_len = len;
+	bpf_seq_write(ctx->meta->seq, &out, sizeof(out.rec) + len);
 	return 0;
 }

@@ -134,7 +134,7 @@ static __always_inline void emit_slot(struct task_struct *t, __u32 tgid, __u32 n
 	/* read after reserving: see struct kt_ev_fd */
 	f = slot_file(t, fd);
 	if (f) {
-		fill_fd_rec(&e->rec, t, fd, f);
+		fill_fd_rec(&e->rec, tgid, t->pid, fd, core_cast(f, struct file));
 		e->empty = 0;
 	} else {
 		__builtin_memset(&e->rec, 0, sizeof(e->rec));

@@ -141,7 +141,6 @@ int cmd_snapshot(int argc, char **argv)
 	struct snap_args a = { 0 };
 	struct kt_snapshot s;
 	struct kt_outfile out;
-	uint64_t t0;
 	int r;
 
 	r = parse_args(argc, argv, &a);
@@ -166,9 +165,7 @@ int cmd_snapshot(int argc, char **argv)
 		snapshot_free(&s);
 		return KT_EXIT_ERROR;
 	}
-	t0 = kt_now_ns();
 	r = write_out(&s, &a, out.f);
-	s.phase_ns[KT_PHASE_OUTPUT] = kt_now_ns() - t0;
 	if (r) {
 		outfile_abort(&out);
 		kt_err("cannot write output: %s", strerror(-r));

@@ -247,6 +247,10 @@ int snapshot_dedupe(struct kt_snapshot *s, kid_cmp_fn cmp, void *cmp_arg)
 		r = choose_readers(s);
 	if (r >= 0)
 		r = dedupe_fds(s, cmp, cmp_arg);
+	/* tasks dropped while their fds were compared lose their other ids too */
+	for (size_t i = 0; i < s->ntasks; i++)
+		if (s->tasks[i].dropped)
+			memset(s->tasks[i].id, 0, sizeof(s->tasks[i].id));
 	if (r >= 0)
 		r = snapshot_renumber(s); /* removals during repairs leave holes */
 	s->phase_ns[KT_PHASE_DEDUPE] += kt_now_ns() - t0;

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "export.h"
+#include "snapshot_json.h"
 
 static const char *const kind_titles[KT_NR_KINDS] = {
 	[KT_FILE] = "open files",	    [KT_VM] = "address spaces (vm)",
@@ -124,13 +125,13 @@ static void print_split_threads(FILE *out, const struct kt_snapshot *s)
 
 int export_stats(FILE *out, const struct kt_snapshot *s)
 {
-	static const char *const phases[KT_NR_PHASES] = { "load", "tasks", "fds", "dedupe",
-							   "output" };
 	uint64_t total = 0;
 
-	fprintf(out, "\nStats: %zu tasks, %zu fds, %llu dropped tasks, %llu dropped fds\n",
+	fprintf(out,
+		"\nStats: %zu tasks, %zu fds; left out: %llu vanished tasks, %llu closed fds, "
+		"%llu tasks without ptrace access\n",
 		count_live(s, false), count_live(s, true), (unsigned long long)s->dropped_tasks,
-		(unsigned long long)s->dropped_fds);
+		(unsigned long long)s->dropped_fds, (unsigned long long)s->inaccessible_tasks);
 	fprintf(out, "  %-8s %10s %10s %10s %7s\n", "kind", "objects", "collisions",
 		"kcmp_calls", "errors");
 	for (int k = 0; k < KT_NR_KINDS; k++) {
@@ -142,7 +143,7 @@ int export_stats(FILE *out, const struct kt_snapshot *s)
 	}
 	fprintf(out, "  time:");
 	for (int p = 0; p < KT_NR_PHASES; p++) {
-		fprintf(out, " %s %.3f ms", phases[p], (double)s->phase_ns[p] / 1e6);
+		fprintf(out, " %s %.3f ms", snapshot_json_phase_name(p), (double)s->phase_ns[p] / 1e6);
 		total += s->phase_ns[p];
 	}
 	fprintf(out, ", total %.3f ms\n", (double)total / 1e6);

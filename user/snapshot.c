@@ -151,12 +151,15 @@ int snapshot_index(struct kt_snapshot *s)
 	if (!idx)
 		return -ENOMEM;
 	s->by_tid = idx;
-	qsort(s->tasks, s->ntasks, sizeof(*s->tasks), task_cmp);
-	qsort(s->fds, s->nfds, sizeof(*s->fds), fd_cmp);
+	if (s->ntasks)
+		qsort(s->tasks, s->ntasks, sizeof(*s->tasks), task_cmp);
+	if (s->nfds)
+		qsort(s->fds, s->nfds, sizeof(*s->fds), fd_cmp);
 	for (size_t i = 0; i < s->ntasks; i++)
 		idx[i] = (uint32_t)i;
 	sort_tasks = s->tasks;
-	qsort(idx, s->ntasks, sizeof(*idx), by_tid_cmp);
+	if (s->ntasks)
+		qsort(idx, s->ntasks, sizeof(*idx), by_tid_cmp);
 	sort_tasks = NULL;
 	/* attach each run of fds to the task whose table was read */
 	for (size_t i = 0; i < s->nfds;) {

@@ -38,7 +38,6 @@ enum kt_phase {
 	KT_PHASE_TASKS,  /* read tasks */
 	KT_PHASE_FDS,    /* read fds */
 	KT_PHASE_DEDUPE, /* kcmp trees */
-	KT_PHASE_OUTPUT,
 	KT_NR_PHASES,
 };
 
