@@ -34,6 +34,8 @@ int scanner_open(struct kt_scanner **sc, const struct kt_target *t,
 /* Append records of the target, or of one process (@pid) or thread (@tid). */
 int scanner_scan(struct kt_scanner *sc, struct kt_snapshot *s, uint32_t pid, uint32_t tid,
 		 bool fds);
+/* A pid-list target's set grows with forks: add a process to the scanner's. */
+int scanner_add_pid(struct kt_scanner *sc, uint32_t tgid);
 void scanner_close(struct kt_scanner *sc);
 
 enum kt_backend { KT_BACKEND_BPF, KT_BACKEND_PROCFS };

@@ -164,6 +164,14 @@ int scanner_open(struct kt_scanner **out, const struct kt_target *t,
 	return 0;
 }
 
+int scanner_add_pid(struct kt_scanner *sc, uint32_t tgid)
+{
+	uint8_t one = 1;
+
+	return bpf_map_update_elem(sc->skel->maps.target_pids.map_fd, &tgid, &one, BPF_ANY) ? -errno
+											      : 0;
+}
+
 void scanner_close(struct kt_scanner *sc)
 {
 	if (!sc)

@@ -8,6 +8,8 @@
 #include <time.h>
 #include <unistd.h>
 #include "backend.h"
+#include "daemon.h"
+#include "snapshot_json.h"
 #include "commands.h"
 #include "export.h"
 #include "outfile.h"
@@ -22,6 +24,8 @@ struct snap_args {
 	bool backend_procfs;
 	bool stats;
 	const char *out_path;
+	const char *from; /* a daemon's socket */
+	bool freeze;
 };
 
 static void usage(FILE *f)
@@ -39,12 +43,14 @@ static void usage(FILE *f)
 	      "  -d, --dot                Graphviz DOT\n"
 	      "  -s, --stats              counts, kcmp calls, collisions, time per phase\n"
 	      "  -o, --output FILE        write atomically to FILE (mode 0600)\n"
+	      "      --from SOCKET        ask a running 'kcmptrace daemon' (warm, verified)\n"
+	      "      --freeze             with --from: take it with the target's cgroup frozen\n"
 	      "  -v, --verbose            say more on stderr\n"
 	      "  -h, --help\n",
 	      f);
 }
 
-enum { OPT_KTHREADS = 256, OPT_NO_PATHS };
+enum { OPT_KTHREADS = 256, OPT_NO_PATHS, OPT_FROM, OPT_FREEZE };
 
 static const struct option long_opts[] = {
 	{ "pid", required_argument, NULL, 'p' },
@@ -59,6 +65,8 @@ static const struct option long_opts[] = {
 	{ "dot", no_argument, NULL, 'd' },
 	{ "stats", no_argument, NULL, 's' },
 	{ "output", required_argument, NULL, 'o' },
+	{ "from", required_argument, NULL, OPT_FROM },
+	{ "freeze", no_argument, NULL, OPT_FREEZE },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{}
@@ -98,6 +106,8 @@ static int parse_args(int argc, char **argv, struct snap_args *a)
 		case 'd': a->format = FMT_DOT; break;
 		case 's': a->stats = true; break;
 		case 'o': a->out_path = optarg; break;
+		case OPT_FROM: a->from = optarg; break;
+		case OPT_FREEZE: a->freeze = true; break;
 		case 'v': kt_verbose = 1; break;
 		case 'h': usage(stdout); exit(0);
 		default: usage(stderr); return KT_EXIT_USAGE;
@@ -105,6 +115,14 @@ static int parse_args(int argc, char **argv, struct snap_args *a)
 	}
 	if (optind < argc) {
 		kt_err("unexpected argument '%s'", argv[optind]);
+		return KT_EXIT_USAGE;
+	}
+	if (a->freeze && !a->from) {
+		kt_err("--freeze goes with --from (a daemon freezes its target)");
+		return KT_EXIT_USAGE;
+	}
+	if (a->from && a->target.mode != KT_TARGET_ALL) {
+		kt_err("--from takes the daemon's target; give no target");
 		return KT_EXIT_USAGE;
 	}
 	return 0;
@@ -115,7 +133,11 @@ static int write_out(const struct kt_snapshot *s, const struct snap_args *a, FIL
 	char desc[512];
 	struct kt_export_opts eo = { .target_desc = desc, .stats = a->stats };
 
-	target_describe(&a->target, desc, sizeof(desc));
+	/* a daemon's answer says what it traces */
+	if (s->target[0])
+		snprintf(desc, sizeof(desc), "%s", s->target);
+	else
+		target_describe(&a->target, desc, sizeof(desc));
 	switch (a->format) {
 	case FMT_JSON: return export_json(f, s, &eo);
 	case FMT_DOT: return export_dot(f, s, &eo);
@@ -136,6 +158,74 @@ static int exit_code_for(int err)
 	return KT_EXIT_ERROR;
 }
 
+/* The answer is JSON already: with --json it goes out as it came (verification included). */
+static int write_answer(const struct snap_args *a, const char *buf, size_t len)
+{
+	struct kt_outfile out;
+	int r = outfile_open(&out, a->out_path);
+
+	if (r)
+		return r;
+	if (fwrite(buf, 1, len, out.f) != len) {
+		outfile_abort(&out);
+		return -EIO;
+	}
+	return outfile_commit(&out);
+}
+
+static int ask_daemon(struct snap_args *a, struct kt_snapshot *s, char **raw, size_t *len)
+{
+	char err[512];
+	int r = daemon_request(a->from, a->freeze ? "snapshot freeze" : "snapshot", raw, len);
+
+	if (r) {
+		kt_err("cannot ask the daemon at %s: %s", a->from, strerror(-r));
+		return r == -EACCES ? KT_EXIT_PERM : KT_EXIT_ERROR;
+	}
+	if (*len < 200 && strstr(*raw, "\"error\"")) {
+		(*raw)[*len - 1] = '\0';
+		kt_err("the daemon says: %s", *raw);
+		return strstr(*raw, "permission") ? KT_EXIT_PERM : KT_EXIT_ERROR;
+	}
+	r = snapshot_json_parse(*raw, *len, a->from, s, err, sizeof(err));
+	if (r) {
+		kt_err("%s", err);
+		return KT_EXIT_ERROR;
+	}
+	return 0;
+}
+
+static int snapshot_from_daemon(struct snap_args *a)
+{
+	struct kt_snapshot s;
+	struct kt_outfile out;
+	char *raw = NULL;
+	size_t len = 0;
+	int r = ask_daemon(a, &s, &raw, &len);
+
+	if (r) {
+		free(raw);
+		return r;
+	}
+	if (a->format == FMT_JSON) {
+		r = write_answer(a, raw, len);
+	} else {
+		r = outfile_open(&out, a->out_path);
+		if (!r) {
+			r = write_out(&s, a, out.f);
+			if (r)
+				outfile_abort(&out);
+			else
+				r = outfile_commit(&out);
+		}
+	}
+	if (r)
+		kt_err("cannot write %s: %s", a->out_path ? a->out_path : "stdout", strerror(-r));
+	free(raw);
+	snapshot_free(&s);
+	return r ? KT_EXIT_ERROR : 0;
+}
+
 int cmd_snapshot(int argc, char **argv)
 {
 	struct snap_args a = { 0 };
@@ -146,6 +236,9 @@ int cmd_snapshot(int argc, char **argv)
 	r = parse_args(argc, argv, &a);
 	if (r)
 		return r;
+	/* the daemon decides who may ask (SO_PEERCRED) */
+	if (a.from)
+		return snapshot_from_daemon(&a);
 	if (geteuid() != 0 && !getenv("KCMPTRACE_ALLOW_UNPRIVILEGED")) {
 		kt_err("must run as root (BPF and kcmp of other users' processes need it)");
 		return KT_EXIT_PERM;

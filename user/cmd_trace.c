@@ -56,7 +56,7 @@ static void usage(FILE *f)
 	      f);
 }
 
-static int parse_size(const char *s, size_t *out)
+int parse_ringbuf_size(const char *s, size_t *out)
 {
 	char *end;
 	unsigned long long v = strtoull(s, &end, 10);
@@ -107,7 +107,7 @@ static int parse_args(int argc, char **argv, struct trace_args *a)
 		case 'j': a->json = true; break;
 		case 'q': a->quiet = true; break;
 		case 'B':
-			if (parse_size(optarg, &a->topts.ringbuf_bytes)) {
+			if (parse_ringbuf_size(optarg, &a->topts.ringbuf_bytes)) {
 				kt_err("bad buffer size '%s' (a power of two from 4K to 1G)", optarg);
 				return KT_EXIT_USAGE;
 			}

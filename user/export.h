@@ -9,9 +9,20 @@
 
 #define KT_SCHEMA_VERSION 1
 
+/* How a warm snapshot was checked before it was served (daemon). */
+struct kt_verification {
+	const char *method;
+	uint64_t newest_event_age_ns; /* since the newest event applied */
+	uint64_t checked_tasks;       /* task records compared with a fresh task scan */
+	uint64_t kcmp_checks;         /* sampled shared holders confirmed with kcmp */
+	uint64_t repaired;            /* entries found stale and rescanned before serving */
+	bool frozen;                  /* taken with the target's cgroup frozen */
+};
+
 struct kt_export_opts {
 	const char *target_desc; /* from target_describe() */
 	bool stats;              /* include timing and kcmp statistics */
+	const struct kt_verification *verification; /* JSON only; NULL: none */
 };
 
 int export_table(FILE *out, const struct kt_snapshot *s, const struct kt_export_opts *o);

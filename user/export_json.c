@@ -443,6 +443,24 @@ static void put_header(struct jw *w, const struct kt_snapshot *s, const struct k
 	jw_u64(w, s->taken_at_ns);
 }
 
+static void put_verification(struct jw *w, const struct kt_verification *v)
+{
+	jw_open(w, "verification", false);
+	jw_key(w, "method");
+	jw_str(w, v->method, strlen(v->method));
+	jw_key(w, "newest_event_age_ms");
+	jw_ms(w, v->newest_event_age_ns);
+	jw_key(w, "checked_tasks");
+	jw_u64(w, v->checked_tasks);
+	jw_key(w, "kcmp_checks");
+	jw_u64(w, v->kcmp_checks);
+	jw_key(w, "repaired");
+	jw_u64(w, v->repaired);
+	jw_key(w, "frozen");
+	jw_bool(w, v->frozen);
+	jw_close(w, false);
+}
+
 int export_json(FILE *out, const struct kt_snapshot *s, const struct kt_export_opts *o)
 {
 	struct jw w;
@@ -461,6 +479,8 @@ int export_json(FILE *out, const struct kt_snapshot *s, const struct kt_export_o
 	jw_u64(&w, s->lost_events);
 	if (o->stats)
 		put_stats(&w, s);
+	if (o->verification)
+		put_verification(&w, o->verification);
 	jw_close(&w, false);
 	return jw_finish(&w);
 }

@@ -10,7 +10,8 @@ static void usage(FILE *f)
 	fputs("Usage: kcmptrace COMMAND [OPTIONS]\n\n"
 	      "Commands:\n"
 	      "  snapshot   one cold snapshot of who shares what (the default)\n"
-	      "  trace      keep it current while the target runs; a line per change\n\n"
+	      "  trace      keep it current while the target runs; a line per change\n"
+	      "  daemon     keep it warm and serve verified snapshots on a Unix socket\n\n"
 	      "Run 'kcmptrace COMMAND --help' for a command's options.\n",
 	      f);
 }
@@ -28,6 +29,8 @@ int main(int argc, char **argv)
 		return cmd_snapshot(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "trace"))
 		return cmd_trace(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "daemon"))
+		return cmd_daemon(argc - 1, argv + 1);
 	kt_err("unknown command '%s' (try --help)", argv[1]);
 	return KT_EXIT_USAGE;
 }

@@ -50,7 +50,8 @@ struct kt_snapshot {
 	size_t strings_len, strings_cap;
 	uint32_t *by_tid; /* task indexes sorted by tid, from snapshot_index() */
 
-	const char *backend; /* "bpf" | "procfs" | "daemon" */
+	const char *backend; /* "bpf" | "procfs" | "live" | "daemon" | "json" */
+	char target[256];    /* as described when taken; from a file, as read */
 	int genid;           /* enum kt_genid_scheme */
 	uint64_t taken_at_ns; /* CLOCK_REALTIME */
 	struct kid_stats kind_stats[KT_NR_KINDS];

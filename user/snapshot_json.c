@@ -392,7 +392,7 @@ static void note_version(struct reader *rd, const struct jval *v)
 /* Static storage, so the snapshot does not own it. */
 static const char *backend_name(const struct jval *v)
 {
-	static const char *const known[] = { "bpf", "procfs", "daemon" };
+	static const char *const known[] = { "bpf", "procfs", "daemon", "live" };
 
 	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
 		if (str_is(v, known[i]))
@@ -412,6 +412,9 @@ static bool set_root(struct reader *rd, int key, const struct jval *v)
 		if (!str_is(v, "addr") && !str_is(v, "criu"))
 			return fail(rd, "unknown gen_id scheme \"%.*s\"", (int)v->len, v->s);
 		s->genid = str_is(v, "criu") ? KT_GENID_CRIU : KT_GENID_ADDR;
+		break;
+	case R_TARGET:
+		snprintf(s->target, sizeof(s->target), "%.*s", (int)v->len, v->s);
 		break;
 	case R_TAKEN_AT: return get_u64(rd, v, &s->taken_at_ns);
 	case R_LOST: return get_u64(rd, v, &s->lost_events);

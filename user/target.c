@@ -96,7 +96,7 @@ int target_set_tree(struct kt_target *t, const char *pid)
 }
 
 /* The cgroup2 mount point, from mountinfo (hybrid hosts mount it aside). */
-static int cgroup2_root(char *buf, size_t len)
+int cgroup2_mount(char *buf, size_t len)
 {
 	char line[4096];
 	FILE *f = fopen("/proc/self/mountinfo", "re");
@@ -128,7 +128,7 @@ int target_set_cgroup(struct kt_target *t, const char *path)
 	const char *p;
 
 	t->mode = KT_TARGET_CGROUP;
-	if (cgroup2_root(root, sizeof(root))) {
+	if (cgroup2_mount(root, sizeof(root))) {
 		kt_err("no cgroup v2 hierarchy is mounted");
 		return KT_EXIT_NOTARGET;
 	}

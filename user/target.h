@@ -35,6 +35,9 @@ struct kt_target {
 	"  -c, --cgroup PATH        a cgroup v2 and everything below it\n" \
 	"  -C, --container PID      every task in PID's pid namespace\n"
 
+/* Where the cgroup v2 hierarchy is mounted (hybrid hosts mount it aside). */
+int cgroup2_mount(char *buf, size_t len);
+
 /* -p, -t, -c or -C: one target per run.  0 or a KT_EXIT_* code. */
 int target_set_from_opt(struct kt_target *t, int opt, const char *arg);
 

@@ -13,6 +13,7 @@
 #include "syscalls.h"
 #include "trace.skel.h"
 #include "tracer.h"
+#include "export.h"
 #include "util.h"
 
 static void report(struct kt_tracer *tr, struct kt_change *ch)
@@ -131,6 +132,7 @@ static int on_event(void *ctx, void *data, size_t size)
 	const struct kt_ev_hdr *h = data;
 
 	tr->c.events++;
+	tr->last_event_ns = h->ts_ns;
 	switch (h->type) {
 	case KT_EV_TASK:
 		if (size >= sizeof(struct kt_ev_task))
@@ -284,6 +286,20 @@ static int repair_lost(struct kt_tracer *tr)
 	return r;
 }
 
+/* Pending entries that name processes (tgids): rescan each whole. */
+static int run_pending_processes(struct kt_tracer *tr)
+{
+	uint32_t tgid;
+	void *why;
+	size_t pos = 0;
+	int r = 0;
+
+	while (!r && u32map_next(&tr->pending, &pos, &tgid, &why))
+		r = rescan(tr, tgid, 0, false);
+	u32map_free(&tr->pending);
+	return r;
+}
+
 static int run_pending(struct kt_tracer *tr)
 {
 	uint32_t tid;
@@ -402,6 +418,7 @@ int tracer_start(struct kt_tracer *tr, const struct kt_target *t, const struct k
 	int r;
 
 	tr->target = *t;
+	tr->last_event_ns = kt_now_ns(); /* no event yet: as old as the trace */
 	live_init(&tr->st);
 	libbpf_set_print(silent_print);
 	r = genid_random_key(key);
@@ -451,6 +468,125 @@ int tracer_settle(struct kt_tracer *tr)
 			return r;
 		r = tracer_poll(tr, 0);
 	} while (!r && ring_buffer__consume(tr->rb) > 0);
+	return r;
+}
+
+/* ---- verification of warm state ---- */
+
+#define KCMP_SAMPLE 64
+
+/* For pid-list targets, the scanner filters by its own map: give it the grown set. */
+static int sync_scanner_targets(struct kt_tracer *tr)
+{
+	int from = bpf_map__fd(tr->skel->maps.tracked);
+	uint32_t key, next;
+	bool first = true;
+
+	if (tr->target.mode != KT_TARGET_PIDS)
+		return 0;
+	while (!bpf_map_get_next_key(from, first ? NULL : &key, &next)) {
+		int r = scanner_add_pid(tr->scanner, next);
+
+		if (r)
+			return r;
+		key = next;
+		first = false;
+	}
+	return 0;
+}
+
+static bool same_task(const struct live_task *t, const struct kt_task_rec *r)
+{
+	for (int k = KT_VM; k < KT_NR_KINDS; k++) {
+		bool absent = r->absent & (1u << k);
+
+		if (absent != !t->hold[k].obj || (!absent && t->rec.gen[k] != r->gen[k]))
+			return false;
+	}
+	return true;
+}
+
+/* Every task of the target against a task scan taken now. */
+static int verify_tasks(struct kt_tracer *tr, struct kt_verification *v)
+{
+	struct kt_snapshot scan;
+	uint32_t tid;
+	void *val;
+	size_t pos = 0;
+	int r;
+
+	snapshot_init(&scan, "bpf", KT_GENID_ADDR);
+	r = sync_scanner_targets(tr);
+	if (!r)
+		r = scanner_scan(tr->scanner, &scan, 0, 0, false);
+	if (!r)
+		r = snapshot_index(&scan);
+	for (size_t i = 0; !r && i < scan.ntasks; i++) {
+		const struct live_task *t = live_task_get(&tr->st, scan.tasks[i].rec.tid);
+
+		v->checked_tasks++;
+		if (!t || !same_task(t, &scan.tasks[i].rec)) {
+			v->repaired++;
+			want_rescan(tr, scan.tasks[i].rec.tgid, "verify");
+		}
+	}
+	while (!r && u32map_next(&tr->st.tasks, &pos, &tid, &val))
+		if (snapshot_find_tid(&scan, tid) < 0) {
+			v->repaired++;
+			want_rescan(tr, ((struct live_task *)val)->rec.tgid, "verify");
+		}
+	snapshot_free(&scan);
+	return r;
+}
+
+/* Confirm a spread sample of shared fd holders with kcmp. */
+static void verify_sample(struct kt_tracer *tr, struct kt_verification *v)
+{
+	size_t pos = 0, seen = 0;
+	uint32_t tid;
+	void *val;
+
+	while (v->kcmp_checks < KCMP_SAMPLE && u32map_next(&tr->st.tasks, &pos, &tid, &val)) {
+		struct live_task *t = val;
+		struct live_table *tab = t->hold[KT_FILES].obj ? t->hold[KT_FILES].obj->table : NULL;
+
+		if (!tab || tab->key_tid != tid)
+			continue;
+		for (uint32_t i = 0; i < tab->nslots && v->kcmp_checks < KCMP_SAMPLE; i++) {
+			struct live_fd *f = tab->slot[i];
+			struct kid_entry *e = f ? f->hold.obj->e : NULL;
+			struct kid_key k = { 0, (pid_t)tid, (int)i };
+
+			/* every 7th shared holder: spread over the tables, bounded in cost */
+			if (!e || f->hold.obj->nholders < 2 || seen++ % 7)
+				continue;
+			v->kcmp_checks++;
+			if (kid_kcmp(KT_FILE, &k, &e->key, NULL) != KID_EQ) {
+				v->repaired++;
+				want_rescan(tr, t->rec.tgid, "verify");
+			}
+		}
+	}
+}
+
+int tracer_verify(struct kt_tracer *tr, struct kt_verification *v)
+{
+	uint64_t now;
+	int r = tracer_settle(tr);
+
+	v->method = "settled events, task scan, kcmp sample";
+	if (!r)
+		r = verify_tasks(tr, v);
+	if (!r)
+		verify_sample(tr, v);
+	/* what disagreed is read again: rescans by tgid cover its threads and tables */
+	if (!r && v->repaired)
+		r = run_pending_processes(tr);
+	if (!r)
+		r = tracer_settle(tr);
+	now = kt_now_ns();
+	v->newest_event_age_ns = tr->last_event_ns && now > tr->last_event_ns ?
+					 now - tr->last_event_ns : 0;
 	return r;
 }
 

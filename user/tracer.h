@@ -65,6 +65,7 @@ struct kt_tracer {
 	struct u32map pending; /* tid -> reason (a static string) */
 	bool pending_all;
 	uint64_t lost_seen, overflow_seen;
+	uint64_t last_event_ns; /* CLOCK_MONOTONIC stamp of the newest event applied */
 	volatile sig_atomic_t stop;
 };
 
@@ -80,6 +81,14 @@ int tracer_start(struct kt_tracer *tr, const struct kt_target *t, const struct k
 int tracer_poll(struct kt_tracer *tr, int timeout_ms);
 /* Apply everything already in the buffer: the state is then as of now. */
 int tracer_settle(struct kt_tracer *tr);
+/*
+ * Before serving warm state: settle, compare every task record with a fresh
+ * task scan, confirm a sample of shared holders with kcmp, and rescan what
+ * disagrees.  Fills the counters of @v (method, checks, repairs, age).
+ */
+struct kt_verification;
+int tracer_verify(struct kt_tracer *tr, struct kt_verification *v);
+
 /* The target has no task left (for targets that cannot come back). */
 bool tracer_target_gone(const struct kt_tracer *tr);
 void tracer_stop(struct kt_tracer *tr);

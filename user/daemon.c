@@ -1,0 +1,500 @@
+// SPDX-License-Identifier: LGPL-2.1
+/*
+ * The warm daemon.  One poll loop serves the ring buffer, the listening
+ * socket and every client, all non-blocking: a slow or vanished client
+ * never holds up tracing or the other clients.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <bpf/libbpf.h>
+#include <yajl/yajl_gen.h>
+#include "cgroup_freeze.h"
+#include "daemon.h"
+#include "export.h"
+#include "util.h"
+
+#define MAX_CLIENTS 64
+#define MAX_REQUEST 128
+#define CLIENT_TIMEOUT_NS (10ull * 1000000000ull)
+
+struct client {
+	int fd;
+	char req[MAX_REQUEST];
+	size_t req_len;
+	char *resp; /* NULL while reading the request */
+	size_t resp_len, off;
+	uint64_t deadline;
+};
+
+struct daemon {
+	const struct kt_daemon_opts *o;
+	struct kt_tracer tr;
+	int lfd;
+	char desc[512];
+	char freeze_dir[PATH_MAX];
+	char freeze_why[256];
+	bool can_freeze;
+	struct client clients[MAX_CLIENTS];
+	int nclients;
+	uint64_t served, refused, dropped_clients, started_ns;
+};
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_stop(int sig)
+{
+	stop_requested = sig;
+}
+
+/* ---- answers ---- */
+
+static char *gen_take(yajl_gen g, size_t *len)
+{
+	const unsigned char *buf;
+	char *out;
+
+	yajl_gen_get_buf(g, &buf, len);
+	out = malloc(*len + 1);
+	if (out) {
+		memcpy(out, buf, *len);
+		out[(*len)++] = '\n';
+	}
+	yajl_gen_free(g);
+	return out;
+}
+
+static void kv_str(yajl_gen g, const char *k, const char *v)
+{
+	yajl_gen_string(g, (const unsigned char *)k, strlen(k));
+	yajl_gen_string(g, (const unsigned char *)v, strlen(v));
+}
+
+static void kv_int(yajl_gen g, const char *k, long long v)
+{
+	yajl_gen_string(g, (const unsigned char *)k, strlen(k));
+	yajl_gen_integer(g, v);
+}
+
+static char *error_answer(const char *msg, size_t *len)
+{
+	yajl_gen g = yajl_gen_alloc(NULL);
+
+	yajl_gen_map_open(g);
+	kv_str(g, "error", msg);
+	yajl_gen_map_close(g);
+	return gen_take(g, len);
+}
+
+static char *stats_answer(struct daemon *d, bool health, size_t *len)
+{
+	yajl_gen g = yajl_gen_alloc(NULL);
+	uint64_t now = kt_now_ns();
+	struct kid_stats k = live_stats(&d->tr.st);
+
+	yajl_gen_map_open(g);
+	if (health) {
+		kv_str(g, "status", "ok");
+		kv_str(g, "target", d->desc);
+		kv_int(g, "tasks", (long long)d->tr.st.tasks.len);
+		kv_int(g, "newest_event_age_ms", (long long)((now - d->tr.last_event_ns) / 1000000));
+		kv_int(g, "lost_events", (long long)d->tr.c.lost);
+	} else {
+		kv_int(g, "tasks", (long long)d->tr.st.tasks.len);
+		kv_int(g, "fds", (long long)d->tr.st.nfds);
+		kv_int(g, "events", (long long)d->tr.c.events);
+		kv_int(g, "lost_events", (long long)d->tr.c.lost);
+		kv_int(g, "rescans", (long long)d->tr.c.rescans);
+		kv_int(g, "kcmp_calls", (long long)k.kcmp_calls);
+		kv_int(g, "served", (long long)d->served);
+		kv_int(g, "refused", (long long)d->refused);
+		kv_int(g, "clients_gone", (long long)d->dropped_clients);
+		kv_int(g, "uptime_ms", (long long)((now - d->started_ns) / 1000000));
+	}
+	yajl_gen_map_close(g);
+	return gen_take(g, len);
+}
+
+static int serialize(struct daemon *d, const struct kt_verification *v, char **out, size_t *len)
+{
+	struct kt_export_opts eo = { .target_desc = d->desc, .verification = v };
+	struct kt_snapshot s;
+	struct timespec now;
+	FILE *f;
+	int r;
+
+	snapshot_init(&s, "daemon", KT_GENID_ADDR);
+	clock_gettime(CLOCK_REALTIME, &now);
+	s.taken_at_ns = (uint64_t)now.tv_sec * 1000000000ull + (uint64_t)now.tv_nsec;
+	s.lost_events = d->tr.c.lost;
+	r = live_to_snapshot(&d->tr.st, &s);
+	f = r ? NULL : open_memstream(out, len);
+	if (!r && !f)
+		r = -errno;
+	if (!r) {
+		r = export_json(f, &s, &eo);
+		if (fclose(f) && !r)
+			r = -EIO;
+		if (r) {
+			free(*out);
+			*out = NULL;
+		}
+	}
+	snapshot_free(&s);
+	return r;
+}
+
+/*
+ * Frozen or not, the cgroup is thawed before the answer is written, on
+ * every path: a checkpointer's target must never stay frozen because of us.
+ */
+static char *snapshot_answer(struct daemon *d, bool freeze, size_t *len)
+{
+	struct kt_verification v = { .frozen = freeze };
+	char *out = NULL, msg[512];
+	int r = 0;
+
+	if (freeze && !d->can_freeze)
+		return error_answer(d->freeze_why, len);
+	if (freeze)
+		r = cgroup_freeze(d->freeze_dir);
+	if (!r)
+		r = tracer_verify(&d->tr, &v);
+	if (!r && freeze && getenv("KCMPTRACE_TEST_FAIL_FROZEN"))
+		r = -EIO; /* test hook: an error while frozen */
+	if (!r)
+		r = serialize(d, &v, &out, len);
+	if (freeze)
+		cgroup_thaw(d->freeze_dir);
+	if (r) {
+		snprintf(msg, sizeof(msg), "snapshot failed: %s", strerror(-r));
+		return error_answer(msg, len);
+	}
+	d->served++;
+	return out;
+}
+
+static char *answer(struct daemon *d, const char *req, size_t *len)
+{
+	if (!strcmp(req, "snapshot"))
+		return snapshot_answer(d, d->o->freeze, len);
+	if (!strcmp(req, "snapshot freeze"))
+		return snapshot_answer(d, true, len);
+	if (!strcmp(req, "stats"))
+		return stats_answer(d, false, len);
+	if (!strcmp(req, "health"))
+		return stats_answer(d, true, len);
+	return error_answer("unknown request (snapshot, snapshot freeze, stats, health)", len);
+}
+
+/* ---- clients ---- */
+
+static bool in_group(pid_t pid, gid_t gid)
+{
+	char path[64], line[4096];
+	bool in = false;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return false;
+	while (fgets(line, sizeof(line), f)) {
+		char *p = line + 7, *end;
+
+		if (strncmp(line, "Groups:", 7))
+			continue;
+		for (unsigned long g = strtoul(p, &end, 10); end != p; g = strtoul(p, &end, 10)) {
+			in |= g == gid;
+			p = end;
+		}
+	}
+	fclose(f);
+	return in;
+}
+
+static bool peer_allowed(struct daemon *d, int fd, char *why, size_t len)
+{
+	struct ucred cr;
+	socklen_t sl = sizeof(cr);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &sl)) {
+		snprintf(why, len, "no peer credentials: %s", strerror(errno));
+		return false;
+	}
+	if (cr.uid == 0 || (d->o->has_group && (cr.gid == d->o->group ||
+						 in_group(cr.pid, d->o->group))))
+		return true;
+	snprintf(why, len, "pid %d uid %u is neither root nor in the allowed group", (int)cr.pid,
+		 (unsigned)cr.uid);
+	return false;
+}
+
+static void client_close(struct daemon *d, int i)
+{
+	close(d->clients[i].fd);
+	free(d->clients[i].resp);
+	d->clients[i] = d->clients[--d->nclients];
+}
+
+static void accept_clients(struct daemon *d)
+{
+	char why[256];
+	int fd;
+
+	while ((fd = accept4(d->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
+		if (!peer_allowed(d, fd, why, sizeof(why))) {
+			static const char refusal[] = "{\"error\":\"permission denied\"}\n";
+
+			kt_err("refused a client: %s", why);
+			d->refused++;
+			if (send(fd, refusal, sizeof(refusal) - 1, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
+				d->dropped_clients++;
+			close(fd);
+			continue;
+		}
+		if (d->nclients == MAX_CLIENTS) {
+			close(fd); /* busy: the client sees EOF and may retry */
+			continue;
+		}
+		d->clients[d->nclients++] = (struct client){ .fd = fd,
+							     .deadline = kt_now_ns() + CLIENT_TIMEOUT_NS };
+	}
+}
+
+/* Returns false when the client is done or gone. */
+static bool client_read(struct daemon *d, struct client *c)
+{
+	ssize_t n = recv(c->fd, c->req + c->req_len, sizeof(c->req) - 1 - c->req_len, 0);
+	char *nl;
+
+	if (n < 0)
+		return errno == EAGAIN || errno == EINTR;
+	if (n == 0) {
+		d->dropped_clients++;
+		return false;
+	}
+	c->req_len += (size_t)n;
+	c->req[c->req_len] = '\0';
+	nl = strchr(c->req, '\n');
+	if (!nl && c->req_len < sizeof(c->req) - 1)
+		return true;
+	if (nl)
+		*nl = '\0';
+	c->resp = nl ? answer(d, c->req, &c->resp_len)
+		     : error_answer("request too long", &c->resp_len);
+	return c->resp != NULL;
+}
+
+static bool client_write(struct daemon *d, struct client *c)
+{
+	while (c->off < c->resp_len) {
+		ssize_t n = send(c->fd, c->resp + c->off, c->resp_len - c->off, MSG_NOSIGNAL);
+
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			return true;
+		if (n <= 0) {
+			d->dropped_clients++; /* went away mid-answer: only it is affected */
+			return false;
+		}
+		c->off += (size_t)n;
+	}
+	return false;
+}
+
+static void serve_clients(struct daemon *d, const struct pollfd *pfd)
+{
+	uint64_t now = kt_now_ns();
+
+	for (int i = d->nclients - 1; i >= 0; i--) {
+		struct client *c = &d->clients[i];
+		bool keep = true;
+
+		if (pfd[i].revents & (POLLERR | POLLHUP | POLLNVAL) && !(pfd[i].revents & POLLIN)) {
+			d->dropped_clients++;
+			keep = false;
+		} else if (!c->resp && (pfd[i].revents & POLLIN)) {
+			keep = client_read(d, c);
+		}
+		if (keep && c->resp)
+			keep = client_write(d, c);
+		if (keep && now > c->deadline) {
+			d->dropped_clients++;
+			keep = false;
+		}
+		if (!keep)
+			client_close(d, i);
+	}
+}
+
+/* ---- the socket and the loop ---- */
+
+static int listen_on(const char *path, const struct kt_daemon_opts *o)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	mode_t old;
+	int fd, r;
+
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	strcpy(sa.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	/* a socket left by a dead daemon answers nothing: replace it */
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
+		close(fd);
+		return -EADDRINUSE;
+	}
+	if (errno == ECONNREFUSED)
+		unlink(path);
+	old = umask(0177); /* born 0600: no window where others may connect */
+	r = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
+	umask(old);
+	if (!r && o->has_group && (chown(path, 0, o->group) || chmod(path, 0660)))
+		r = -1;
+	if (!r)
+		r = listen(fd, 64);
+	if (r) {
+		r = -errno;
+		close(fd);
+		return r;
+	}
+	return fd;
+}
+
+static void loop(struct daemon *d)
+{
+	struct pollfd pfd[MAX_CLIENTS + 2];
+	int rb = ring_buffer__epoll_fd(d->tr.rb);
+
+	while (!stop_requested) {
+		int n = d->nclients;
+
+		for (int i = 0; i < n; i++)
+			pfd[i] = (struct pollfd){ d->clients[i].fd,
+						  d->clients[i].resp ? POLLOUT : POLLIN, 0 };
+		pfd[n] = (struct pollfd){ d->lfd, POLLIN, 0 };
+		pfd[n + 1] = (struct pollfd){ rb, POLLIN, 0 };
+		if (poll(pfd, (nfds_t)n + 2, 100) < 0 && errno != EINTR)
+			break;
+		if (tracer_poll(&d->tr, 0))
+			kt_err("applying events failed; rescanning on the next request");
+		serve_clients(d, pfd);
+		if (pfd[n].revents & POLLIN)
+			accept_clients(d);
+		if (tracer_target_gone(&d->tr)) {
+			kt_err("the target has exited");
+			break;
+		}
+	}
+}
+
+int daemon_run(const struct kt_target *t, const struct kt_daemon_opts *o)
+{
+	struct daemon *d = calloc(1, sizeof(*d));
+	struct sigaction sa = { .sa_handler = on_stop };
+	char why[256] = "";
+	int r;
+
+	if (!d)
+		return KT_EXIT_ERROR;
+	d->o = o;
+	d->started_ns = kt_now_ns();
+	target_describe(t, d->desc, sizeof(d->desc));
+	d->can_freeze = !freeze_dir_for(t, d->freeze_dir, sizeof(d->freeze_dir), d->freeze_why,
+					sizeof(d->freeze_why));
+	if (o->freeze && !d->can_freeze) {
+		kt_err("cannot freeze: %s", d->freeze_why);
+		free(d);
+		return KT_EXIT_USAGE;
+	}
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	d->lfd = listen_on(o->socket_path, o);
+	if (d->lfd < 0) {
+		kt_err("cannot listen on %s: %s", o->socket_path,
+		       d->lfd == -EADDRINUSE ? "a daemon is already serving it" : strerror(-d->lfd));
+		free(d);
+		return KT_EXIT_ERROR;
+	}
+	r = tracer_start(&d->tr, t, &o->topts, why, sizeof(why));
+	if (r) {
+		kt_err("cannot trace: %s", *why ? why : strerror(-r));
+	} else {
+		kt_err("serving %s on %s: %zu tasks, %llu fds", d->desc, o->socket_path,
+		       d->tr.st.tasks.len, (unsigned long long)d->tr.st.nfds);
+		loop(d);
+	}
+	while (d->nclients)
+		client_close(d, d->nclients - 1);
+	close(d->lfd);
+	unlink(o->socket_path);
+	tracer_stop(&d->tr);
+	kt_err("served %llu snapshots, refused %llu clients", (unsigned long long)d->served,
+	       (unsigned long long)d->refused);
+	free(d);
+	return r ? (r == -ENOTSUP ? KT_EXIT_PERM : KT_EXIT_ERROR) : 0;
+}
+
+int daemon_request(const char *socket_path, const char *request, char **out, size_t *len)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	size_t cap = 1 << 16;
+	char *buf;
+	int fd, r = 0;
+
+	if (strlen(socket_path) >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	strcpy(sa.sun_path, socket_path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) ||
+	    send(fd, request, strlen(request), MSG_NOSIGNAL) < 0 ||
+	    send(fd, "\n", 1, MSG_NOSIGNAL) < 0) {
+		r = -errno;
+		close(fd);
+		return r;
+	}
+	buf = malloc(cap);
+	*len = 0;
+	while (buf) {
+		ssize_t n;
+
+		if (*len == cap) {
+			char *p = realloc(buf, cap *= 2);
+
+			if (!p)
+				break;
+			buf = p;
+		}
+		n = recv(fd, buf + *len, cap - *len, 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			r = n < 0 ? -errno : 0;
+			break;
+		}
+		*len += (size_t)n;
+	}
+	close(fd);
+	if (!buf)
+		return -ENOMEM;
+	if (r || !*len) {
+		free(buf);
+		return r ? r : -ECONNRESET;
+	}
+	*out = buf;
+	return 0;
+}
