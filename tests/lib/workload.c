@@ -556,7 +556,15 @@ static int start(struct wl *w, const char *name, wl_scenario_fn fn, bool paused)
 		setpgid(0, 0);
 		close(ready[0]);
 		close(ctl[1]);
-		/* the scenario sees only its own fds */
+		/*
+		 * The scenario sees only its own fds: the test's stdio may be
+		 * regular files (a CI log) that would join the sharing checked.
+		 */
+		int null = open("/dev/null", O_RDWR);
+
+		for (int fd = 0; fd < 3 && null >= 0; fd++)
+			if (fd != null)
+				dup2(null, fd);
 		for (int fd = 3; fd < 1024; fd++)
 			if (fd != ready[1] && fd != ctl[0])
 				close(fd);
