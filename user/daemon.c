@@ -198,27 +198,23 @@ static char *answer(struct daemon *d, const char *req, size_t *len)
 
 /* ---- clients ---- */
 
-static bool in_group(pid_t pid, gid_t gid)
+/*
+ * The peer's supplementary groups as the kernel recorded them at connect():
+ * /proc/PID/status could describe another process once the pid is reused.
+ */
+static bool peer_in_group(int fd, gid_t gid)
 {
-	char path[64], line[4096];
+	gid_t few[64], *g = few;
+	socklen_t len = sizeof(few);
 	bool in = false;
-	FILE *f;
+	int r = getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, g, &len);
 
-	snprintf(path, sizeof(path), "/proc/%d/status", pid);
-	f = fopen(path, "re");
-	if (!f)
-		return false;
-	while (fgets(line, sizeof(line), f)) {
-		char *p = line + 7, *end;
-
-		if (strncmp(line, "Groups:", 7))
-			continue;
-		for (unsigned long g = strtoul(p, &end, 10); end != p; g = strtoul(p, &end, 10)) {
-			in |= g == gid;
-			p = end;
-		}
-	}
-	fclose(f);
+	if (r && errno == ERANGE && (g = malloc(len)))
+		r = getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, g, &len);
+	for (size_t i = 0; !r && i < len / sizeof(gid_t); i++)
+		in |= g[i] == gid;
+	if (g != few)
+		free(g);
 	return in;
 }
 
@@ -232,7 +228,7 @@ static bool peer_allowed(struct daemon *d, int fd, char *why, size_t len)
 		return false;
 	}
 	if (cr.uid == 0 || (d->o->has_group && (cr.gid == d->o->group ||
-						 in_group(cr.pid, d->o->group))))
+						 peer_in_group(fd, d->o->group))))
 		return true;
 	snprintf(why, len, "pid %d uid %u is neither root nor in the allowed group", (int)cr.pid,
 		 (unsigned)cr.uid);
@@ -355,8 +351,16 @@ static int listen_on(const char *path, const struct kt_daemon_opts *o)
 		close(fd);
 		return -EADDRINUSE;
 	}
-	if (errno == ECONNREFUSED)
+	if (errno == ECONNREFUSED) {
+		struct stat st;
+
+		/* only a socket is ours to replace: --socket /etc/passwd must not delete it */
+		if (!lstat(path, &st) && !S_ISSOCK(st.st_mode)) {
+			close(fd);
+			return -ENOTSOCK;
+		}
 		unlink(path);
+	}
 	old = umask(0177); /* born 0600: no window where others may connect */
 	r = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
 	umask(old);
@@ -424,7 +428,9 @@ int daemon_run(const struct kt_target *t, const struct kt_daemon_opts *o)
 	d->lfd = listen_on(o->socket_path, o);
 	if (d->lfd < 0) {
 		kt_err("cannot listen on %s: %s", o->socket_path,
-		       d->lfd == -EADDRINUSE ? "a daemon is already serving it" : strerror(-d->lfd));
+		       d->lfd == -EADDRINUSE ? "a daemon is already serving it"
+		       : d->lfd == -ENOTSOCK ? "it exists and is not a socket"
+					     : strerror(-d->lfd));
 		free(d);
 		return KT_EXIT_ERROR;
 	}
@@ -472,7 +478,7 @@ int daemon_request(const char *socket_path, const char *request, char **out, siz
 	while (buf) {
 		ssize_t n;
 
-		if (*len == cap) {
+		if (*len + 1 >= cap) { /* room for the terminating NUL */
 			char *p = realloc(buf, cap *= 2);
 
 			if (!p)
@@ -495,6 +501,7 @@ int daemon_request(const char *socket_path, const char *request, char **out, siz
 		free(buf);
 		return r ? r : -ECONNRESET;
 	}
+	buf[*len] = '\0';
 	*out = buf;
 	return 0;
 }

@@ -22,7 +22,7 @@ struct kt_daemon_opts {
 
 /* Serve until SIGINT/SIGTERM or the target exits; returns an exit code. */
 int daemon_run(const struct kt_target *t, const struct kt_daemon_opts *o);
-/* Ask a daemon: the raw answer (malloc'd) or a negative errno. */
+/* Ask a daemon: the raw answer (malloc'd, NUL-terminated past *len) or a negative errno. */
 int daemon_request(const char *socket_path, const char *request, char **out, size_t *len);
 
 #endif
