@@ -6,12 +6,15 @@
  */
 #include <errno.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/wait.h>
 #include "backend.h"
 #include "check.h"
+#include "live_json.h"
+#include "snapshot_json.h"
 #include "tracer.h"
 #include "truth.h"
 #include "workload.h"
@@ -56,8 +59,49 @@ static size_t held_fds(const struct kt_snapshot *s)
 	return n;
 }
 
+/*
+ * The daemon's document, written from the pieces kept since before the
+ * scenario ran (each must have been noticed as stale), read back: the same
+ * sharing as the live state, and the same bytes as a write from nothing.
+ */
+static void check_daemon_json(struct kt_tracer *tr, struct live_json_cache *cache,
+			      const struct kt_snapshot *live, const char *sc)
+{
+	struct live_json_doc doc = { .target_desc = "test", .taken_at_ns = 1 };
+	struct live_json_cache fresh = { 0 };
+	char *warm = NULL, *cold = NULL, why[512] = "", what[64];
+	size_t warm_len = 0, cold_len = 0;
+	struct kt_snapshot back;
+	int r = live_json_write(&tr->st, cache, &doc, &warm, &warm_len);
+
+	if (!r) {
+		live_json_forget(&tr->st, &fresh);
+		r = live_json_write(&tr->st, &fresh, &doc, &cold, &cold_len);
+	}
+	if (CHECK(r == 0, tname(sc, "daemon_json_written"), "%s", strerror(-r))) {
+		CHECK(warm_len == cold_len && !memcmp(warm, cold, warm_len),
+		      tname(sc, "daemon_json_cache_current"), "%zu vs %zu bytes", warm_len, cold_len);
+		r = snapshot_json_parse(warm, warm_len, "daemon", &back, why, sizeof(why));
+		if (CHECK(r == 0, tname(sc, "daemon_json_parses"), "%s", why)) {
+			CHECK(back.ntasks == live->ntasks && held_fds(&back) == held_fds(live),
+			      tname(sc, "daemon_json_counts"), "%zu tasks %zu fds, live %zu %zu",
+			      back.ntasks, held_fds(&back), live->ntasks, held_fds(live));
+			for (int k = 0; k < KT_NR_KINDS; k++) {
+				snprintf(what, sizeof(what), "daemon_json_same_%s", kt_kind_name(k));
+				CHECK(!truth_same_partition(live, &back, k, why, sizeof(why)),
+				      tname(sc, what), "%s", why);
+			}
+			snapshot_free(&back);
+		}
+	}
+	free(warm);
+	free(cold);
+	live_json_cache_free(&fresh);
+}
+
 /* The live state against a fresh cold snapshot and against kcmp. */
-static void compare_with_cold(struct kt_tracer *tr, pid_t root, const char *sc)
+static void compare_with_cold(struct kt_tracer *tr, pid_t root, const char *sc,
+			      struct live_json_cache *cache)
 {
 	struct kt_snapshot live, fresh;
 	char why[512] = "", what[64];
@@ -89,6 +133,8 @@ static void compare_with_cold(struct kt_tracer *tr, pid_t root, const char *sc)
 	      tname(sc, "absent_io"), "%s", why);
 	CHECK(!truth_check_fd_tables(&live, why, sizeof(why)), tname(sc, "fd_tables_complete"),
 	      "%s", why);
+	if (cache)
+		check_daemon_json(tr, cache, &live, sc);
 	snapshot_free(&live);
 }
 
@@ -101,8 +147,17 @@ static void run_scenario(const struct wl_scenario *sc)
 		   "could not start"))
 		return;
 	if (!start_tracer(&tr, w.root, 16 << 20)) {
+		struct live_json_doc doc = { .target_desc = "test" };
+		struct live_json_cache cache = { 0 };
+		char *before = NULL;
+		size_t len;
+
+		/* pieces of the state before the scenario, for the daemon check */
+		live_json_write(&tr.st, &cache, &doc, &before, &len);
+		free(before);
 		CHECK(!wl_go(&w), tname(sc->name, "built"), "the scenario failed");
-		compare_with_cold(&tr, w.root, sc->name);
+		compare_with_cold(&tr, w.root, sc->name, &cache);
+		live_json_cache_free(&cache);
 	}
 	tracer_stop(&tr);
 	wl_stop(&w);
@@ -122,7 +177,7 @@ static void test_loss(void)
 		CHECK(tr.c.lost > 0, "storm/loss_detected", "no event lost with a 4 KiB buffer");
 		CHECK(tr.c.rescans > 1, "storm/rescanned", "%llu rescans",
 		      (unsigned long long)tr.c.rescans);
-		compare_with_cold(&tr, w.root, "storm");
+		compare_with_cold(&tr, w.root, "storm", NULL);
 	}
 	tracer_stop(&tr);
 	wl_stop(&w);
@@ -147,7 +202,7 @@ static void test_outside_untracked(void)
 		CHECK(outside == 0 && tr.st.tasks.len > 0, "outside/untracked",
 		      "%zu of %zu tracked tasks are outside the target", outside, tr.st.tasks.len);
 		wl_stop(&other);
-		compare_with_cold(&tr, target.root, "outside");
+		compare_with_cold(&tr, target.root, "outside", NULL);
 	}
 	tracer_stop(&tr);
 	wl_stop(&target);

@@ -21,6 +21,7 @@
 #include "cgroup_freeze.h"
 #include "daemon.h"
 #include "export.h"
+#include "live_json.h"
 #include "util.h"
 
 #define MAX_CLIENTS 64
@@ -47,6 +48,7 @@ struct daemon {
 	struct client clients[MAX_CLIENTS];
 	int nclients;
 	uint64_t served, refused, dropped_clients, started_ns;
+	struct live_json_cache jc; /* pieces of the last answer, reused while current */
 };
 
 static volatile sig_atomic_t stop_requested;
@@ -124,33 +126,22 @@ static char *stats_answer(struct daemon *d, bool health, size_t *len)
 	return gen_take(g, len);
 }
 
+static uint64_t realtime_ns(void)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	return (uint64_t)now.tv_sec * 1000000000ull + (uint64_t)now.tv_nsec;
+}
+
 static int serialize(struct daemon *d, const struct kt_verification *v, char **out, size_t *len)
 {
-	struct kt_export_opts eo = { .target_desc = d->desc, .verification = v };
-	struct kt_snapshot s;
-	struct timespec now;
-	FILE *f;
-	int r;
+	struct live_json_doc doc = { .target_desc = d->desc,
+				     .taken_at_ns = realtime_ns(),
+				     .lost_events = d->tr.c.lost,
+				     .verification = v };
 
-	snapshot_init(&s, "daemon", KT_GENID_ADDR);
-	clock_gettime(CLOCK_REALTIME, &now);
-	s.taken_at_ns = (uint64_t)now.tv_sec * 1000000000ull + (uint64_t)now.tv_nsec;
-	s.lost_events = d->tr.c.lost;
-	r = live_to_snapshot(&d->tr.st, &s);
-	f = r ? NULL : open_memstream(out, len);
-	if (!r && !f)
-		r = -errno;
-	if (!r) {
-		r = export_json(f, &s, &eo);
-		if (fclose(f) && !r)
-			r = -EIO;
-		if (r) {
-			free(*out);
-			*out = NULL;
-		}
-	}
-	snapshot_free(&s);
-	return r;
+	return live_json_write(&d->tr.st, &d->jc, &doc, out, len);
 }
 
 /*
@@ -447,6 +438,7 @@ int daemon_run(const struct kt_target *t, const struct kt_daemon_opts *o)
 	close(d->lfd);
 	unlink(o->socket_path);
 	tracer_stop(&d->tr);
+	live_json_cache_free(&d->jc);
 	kt_err("served %llu snapshots, refused %llu clients", (unsigned long long)d->served,
 	       (unsigned long long)d->refused);
 	free(d);

@@ -28,6 +28,17 @@ struct kt_export_opts {
 int export_table(FILE *out, const struct kt_snapshot *s, const struct kt_export_opts *o);
 int export_json(FILE *out, const struct kt_snapshot *s, const struct kt_export_opts *o);
 int export_dot(FILE *out, const struct kt_snapshot *s, const struct kt_export_opts *o);
+/*
+ * Pieces of the JSON document, for writers that assemble it from cached
+ * parts (the daemon); @ids is per kind, 0 for absent.
+ */
+struct jw;
+void json_put_header(struct jw *w, const char *backend, int genid, const char *target,
+		     uint64_t taken_at_ns);
+void json_put_task(struct jw *w, const struct kt_task_rec *r, const uint32_t *ids);
+void json_put_fd(struct jw *w, uint32_t tid, uint32_t files_id, uint32_t file_id,
+		 const struct kt_fd_rec *rec, const char *path);
+void json_put_verification(struct jw *w, const struct kt_verification *v);
 /* --stats on its own: a few lines of counts and times. */
 int export_stats(FILE *out, const struct kt_snapshot *s);
 

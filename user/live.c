@@ -95,6 +95,8 @@ static void repair(struct live_state *st, int kind, struct kid_entry *e)
 	}
 	kid_remove(&st->tree[kind], e);
 	obj->e = NULL;
+	st->id_epoch++;
+	st->version++;
 }
 
 /* Link @h to the object its key names.  -ESRCH: the holder itself is gone. */
@@ -143,6 +145,7 @@ static void table_free(struct live_state *st, struct live_table *t)
 		if (t->slot[i])
 			fd_free(st, t->slot[i]);
 	free(t->slot);
+	free(t->json.buf);
 	free(t);
 }
 
@@ -195,6 +198,7 @@ void live_task_remove(struct live_state *st, uint32_t tid)
 
 	if (!t)
 		return;
+	st->version++;
 	for (int k = KT_VM; k < KT_NR_KINDS; k++)
 		if (t->hold[k].obj)
 			detach(st, k, &t->hold[k]);
@@ -219,6 +223,7 @@ int live_task_update(struct live_state *st, const struct kt_task_rec *rec, bool 
 	int r = 0;
 
 	*new_table = false;
+	st->version++;
 	if (!t) {
 		t = calloc(1, sizeof(*t));
 		if (!t || u32map_put(&st->tasks, rec->tid, t)) {
@@ -277,6 +282,8 @@ static int grow_slots(struct live_table *t, uint32_t fd)
 static void clear_slot(struct live_state *st, struct live_table *t, int fd)
 {
 	if ((uint32_t)fd < t->nslots && t->slot[fd]) {
+		t->json.valid = false;
+		st->version++;
 		fd_free(st, t->slot[fd]);
 		t->slot[fd] = NULL;
 		t->nfds--;
@@ -294,6 +301,8 @@ static int fill_slot(struct live_state *st, struct live_table *t, const struct k
 	f = calloc(1, sizeof(*f));
 	if (!f)
 		return -ENOMEM;
+	t->json.valid = false;
+	st->version++;
 	f->rec = *rec;
 	f->table = t;
 	f->path = path && *path ? strdup(path) : NULL;
@@ -344,7 +353,10 @@ int live_table_replace(struct live_state *st, uint32_t tid, const struct kt_snap
 			keep[f->rec.fd] = 1;
 		if (cur && cur->rec.gen == f->rec.gen) {
 			/* the same held object (see unchanged()): refresh what moves */
-			cur->rec = f->rec;
+			if (memcmp(&cur->rec, &f->rec, sizeof(f->rec))) {
+				cur->rec = f->rec;
+				t->json.valid = false;
+			}
 			continue;
 		}
 		r = live_fd_set(st, tid, f->rec.fd, &f->rec, snapshot_path(scan, f));
@@ -355,6 +367,11 @@ int live_table_replace(struct live_state *st, uint32_t tid, const struct kt_snap
 			clear_slot(st, t, (int)i);
 	free(keep);
 	return r;
+}
+
+void live_fd_path_changed(struct live_fd *f)
+{
+	f->table->json.valid = false;
 }
 
 uint32_t live_obj_id(const struct live_hold *h)

@@ -45,12 +45,27 @@ struct live_fd {
 	char *path; /* from a scan, or resolved on demand; NULL: not known yet */
 };
 
+/*
+ * A table's fds as JSON, kept between daemon answers (live_json.c): valid
+ * while no fd of the table changed and it was made for the same reader,
+ * table id and id epoch.
+ */
+struct live_frag {
+	char *buf;
+	size_t len;
+	uint32_t tid, files_id;
+	uint64_t epoch;
+	bool valid;
+	uint64_t seen; /* scratch for the writer */
+};
+
 struct live_table {
 	struct live_fd **slot; /* by fd number */
 	uint32_t nslots;
 	uint32_t nfds;
 	uint32_t key_tid; /* the holder whose tid names this table's fds to kcmp */
 	struct live_obj *obj;
+	struct live_frag json;
 };
 
 struct live_state {
@@ -58,6 +73,8 @@ struct live_state {
 	struct u32map tasks; /* tid -> struct live_task */
 	uint64_t nfds;
 	uint64_t dropped; /* changes for holders that were gone before we saw them */
+	uint64_t version; /* bumped by every change: cached output older is stale */
+	uint64_t id_epoch; /* bumped when an object loses its id while held */
 };
 
 void live_init(struct live_state *st);
@@ -82,6 +99,9 @@ struct live_fd *live_fd_get(const struct live_state *st, uint32_t tid, int fd);
 
 /* Make @tid's table exactly the fds of @scan that were read through @tid. */
 int live_table_replace(struct live_state *st, uint32_t tid, const struct kt_snapshot *scan);
+
+/* @f's path became known: outputs that show it are stale. */
+void live_fd_path_changed(struct live_fd *f);
 
 /* The id of the object a holder names, 0 if absent. */
 uint32_t live_obj_id(const struct live_hold *h);

@@ -630,5 +630,6 @@ const char *tracer_fd_path(struct live_fd *f)
 		return "?";
 	buf[n] = '\0';
 	f->path = strdup(buf);
+	live_fd_path_changed(f);
 	return f->path ? f->path : "?";
 }

@@ -1,0 +1,391 @@
+// SPDX-License-Identifier: LGPL-2.1
+/* The daemon's JSON writer; see live_json.h.  Schema: docs/snapshot-schema.md. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include "json_writer.h"
+#include "live_json.h"
+
+/* The tables in document order, each with the task it is read through. */
+struct table_ref {
+	struct live_table *tab;
+	uint32_t tid, files_id;
+};
+
+struct order {
+	struct live_task **tasks;
+	size_t ntasks;
+	struct table_ref *tables;
+	size_t ntables;
+};
+
+/* A holder in a sharing group: sorted by object id, then document order. */
+struct member {
+	uint32_t id, pos, tid;
+	int32_t fd;
+};
+
+/* Process by process, the leader first: the order a cold snapshot reads tasks in. */
+static int task_cmp(const void *a, const void *b)
+{
+	const struct live_task *x = *(struct live_task *const *)a, *y = *(struct live_task *const *)b;
+	bool xl = x->rec.tid == x->rec.tgid, yl = y->rec.tid == y->rec.tgid;
+
+	if (x->rec.tgid != y->rec.tgid)
+		return x->rec.tgid < y->rec.tgid ? -1 : 1;
+	if (xl != yl)
+		return xl ? -1 : 1;
+	return (x->rec.tid > y->rec.tid) - (x->rec.tid < y->rec.tid);
+}
+
+static int member_cmp(const void *a, const void *b)
+{
+	const struct member *x = a, *y = b;
+
+	if (x->id != y->id)
+		return x->id < y->id ? -1 : 1;
+	if (x->pos != y->pos)
+		return x->pos < y->pos ? -1 : 1;
+	return (x->fd > y->fd) - (x->fd < y->fd);
+}
+
+static uint32_t obj_id(const struct live_obj *obj)
+{
+	return obj && obj->e ? obj->e->id : 0;
+}
+
+/* Tasks sorted; each table once, read through the first task holding it. */
+static int order_build(struct order *o, const struct live_state *st, uint64_t serial)
+{
+	size_t pos = 0;
+	uint32_t tid;
+	void *v;
+
+	memset(o, 0, sizeof(*o));
+	o->tasks = malloc((st->tasks.len + 1) * sizeof(*o->tasks));
+	o->tables = malloc((st->tasks.len + 1) * sizeof(*o->tables));
+	if (!o->tasks || !o->tables)
+		return -ENOMEM;
+	while (u32map_next(&st->tasks, &pos, &tid, &v))
+		o->tasks[o->ntasks++] = v;
+	qsort(o->tasks, o->ntasks, sizeof(*o->tasks), task_cmp);
+	for (size_t i = 0; i < o->ntasks; i++) {
+		struct live_obj *files = o->tasks[i]->hold[KT_FILES].obj;
+
+		if (!files || !files->e || files->table->json.seen == serial)
+			continue;
+		files->table->json.seen = serial;
+		o->tables[o->ntables++] = (struct table_ref){ files->table, o->tasks[i]->rec.tid,
+							      files->e->id };
+	}
+	return 0;
+}
+
+static void order_free(struct order *o)
+{
+	free(o->tasks);
+	free(o->tables);
+}
+
+/* A generator's output, with its first @skip_head and last @skip_tail bytes cut. */
+static char *take_inner(struct jw *w, size_t skip_head, size_t skip_tail, size_t *len, int *err)
+{
+	char *buf = jw_take(w, len, err);
+
+	if (!buf)
+		return NULL;
+	if (*len < skip_head + skip_tail) {
+		free(buf);
+		*err = -EINVAL;
+		return NULL;
+	}
+	*len -= skip_head + skip_tail;
+	memmove(buf, buf + skip_head, *len);
+	return buf;
+}
+
+/* The table's fds, as the members of an array: "{...},{...}". */
+static int table_frag(struct live_table *tab, const struct table_ref *ref, uint64_t epoch)
+{
+	struct live_frag *fr = &tab->json;
+	struct jw w;
+	int r = jw_init(&w, NULL);
+	char *buf;
+
+	if (r)
+		return r;
+	jw_open(&w, NULL, true);
+	for (uint32_t i = 0; i < tab->nslots; i++) {
+		struct live_fd *f = tab->slot[i];
+		uint32_t id = f ? obj_id(f->hold.obj) : 0;
+
+		if (id)
+			json_put_fd(&w, ref->tid, ref->files_id, id, &f->rec, f->path);
+	}
+	jw_close(&w, true);
+	buf = take_inner(&w, 1, 1, &fr->len, &r);
+	if (!buf)
+		return r;
+	free(fr->buf);
+	*fr = (struct live_frag){ .buf = buf,
+				  .len = fr->len,
+				  .tid = ref->tid,
+				  .files_id = ref->files_id,
+				  .epoch = epoch,
+				  .valid = true,
+				  .seen = fr->seen };
+	return 0;
+}
+
+static bool frag_current(const struct live_frag *fr, const struct table_ref *ref, uint64_t epoch)
+{
+	return fr->valid && fr->tid == ref->tid && fr->files_id == ref->files_id &&
+	       fr->epoch == epoch;
+}
+
+static void put_task_groups(struct jw *w, const struct order *o, int kind, struct member *m)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < o->ntasks; i++) {
+		const struct live_obj *obj = o->tasks[i]->hold[kind].obj;
+
+		if (obj && obj->nholders >= 2 && obj_id(obj))
+			m[n++] = (struct member){ obj_id(obj), (uint32_t)i, o->tasks[i]->rec.tid, -1 };
+	}
+	qsort(m, n, sizeof(*m), member_cmp);
+	jw_open(w, kt_kind_name(kind), true);
+	for (size_t i = 0, j; i < n; i = j) {
+		for (j = i + 1; j < n && m[j].id == m[i].id; j++)
+			;
+		if (j - i < 2)
+			continue;
+		jw_open(w, NULL, false);
+		jw_key(w, "id");
+		jw_int(w, m[i].id);
+		jw_open(w, "tids", true);
+		for (size_t k = i; k < j; k++)
+			jw_int(w, m[k].tid);
+		jw_close(w, true);
+		jw_close(w, false);
+	}
+	jw_close(w, true);
+}
+
+static int put_file_groups(struct jw *w, const struct order *o)
+{
+	size_t n = 0, cap = 1024;
+	struct member *m = malloc(cap * sizeof(*m));
+
+	for (size_t t = 0; m && t < o->ntables; t++) {
+		const struct live_table *tab = o->tables[t].tab;
+
+		for (uint32_t i = 0; i < tab->nslots; i++) {
+			const struct live_fd *f = tab->slot[i];
+
+			if (!f || f->hold.obj->nholders < 2 || !obj_id(f->hold.obj))
+				continue;
+			if (n == cap) {
+				struct member *p = realloc(m, (cap *= 2) * sizeof(*m));
+
+				if (!p) {
+					free(m);
+					return -ENOMEM;
+				}
+				m = p;
+			}
+			m[n++] = (struct member){ obj_id(f->hold.obj), (uint32_t)t, o->tables[t].tid,
+						  (int32_t)i };
+		}
+	}
+	if (!m)
+		return -ENOMEM;
+	qsort(m, n, sizeof(*m), member_cmp);
+	jw_open(w, "file", true);
+	for (size_t i = 0, j; i < n; i = j) {
+		for (j = i + 1; j < n && m[j].id == m[i].id; j++)
+			;
+		if (j - i < 2)
+			continue;
+		jw_open(w, NULL, false);
+		jw_key(w, "id");
+		jw_int(w, m[i].id);
+		jw_open(w, "holders", true);
+		for (size_t k = i; k < j; k++) {
+			jw_open(w, NULL, false);
+			jw_key(w, "tid");
+			jw_int(w, m[k].tid);
+			jw_key(w, "fd");
+			jw_int(w, m[k].fd);
+			jw_close(w, false);
+		}
+		jw_close(w, true);
+		jw_close(w, false);
+	}
+	jw_close(w, true);
+	free(m);
+	return 0;
+}
+
+/* {"file": [...], "vm": [...], ...}: kept until the state changes. */
+static int shared_member(struct live_json_cache *c, const struct live_state *st,
+			 const struct order *o)
+{
+	struct member *m;
+	struct jw w;
+	int r;
+
+	if (c->shared && c->version == st->version)
+		return 0;
+	m = malloc((o->ntasks + 1) * sizeof(*m));
+	r = m ? jw_init(&w, NULL) : -ENOMEM;
+	if (r) {
+		free(m);
+		return r;
+	}
+	jw_open(&w, NULL, false);
+	r = put_file_groups(&w, o);
+	if (r)
+		jw_fail(&w, r);
+	for (int k = KT_VM; k < KT_NR_KINDS; k++)
+		put_task_groups(&w, o, k, m);
+	jw_close(&w, false);
+	free(m);
+	free(c->shared);
+	c->shared = jw_take(&w, &c->shared_len, &r);
+	c->version = st->version;
+	return c->shared ? 0 : r;
+}
+
+/* {"schema": ..., "taken_at_ns": N, "tasks": [...]  (the object left open) */
+static char *head_piece(const struct live_json_doc *doc, const struct order *o, size_t *len,
+			int *err)
+{
+	uint32_t ids[KT_NR_KINDS] = { 0 };
+	struct jw w;
+
+	*err = jw_init(&w, NULL);
+	if (*err)
+		return NULL;
+	jw_open(&w, NULL, false);
+	json_put_header(&w, "daemon", KT_GENID_ADDR, doc->target_desc, doc->taken_at_ns);
+	jw_open(&w, "tasks", true);
+	for (size_t i = 0; i < o->ntasks; i++) {
+		for (int k = KT_VM; k < KT_NR_KINDS; k++)
+			ids[k] = obj_id(o->tasks[i]->hold[k].obj);
+		json_put_task(&w, &o->tasks[i]->rec, ids);
+	}
+	jw_close(&w, true);
+	return jw_take(&w, len, err);
+}
+
+/* ,"lost_events": N, "verification": {...}}  */
+static char *tail_piece(const struct live_json_doc *doc, size_t *len, int *err)
+{
+	struct jw w;
+	char *buf;
+
+	*err = jw_init(&w, NULL);
+	if (*err)
+		return NULL;
+	jw_open(&w, NULL, false);
+	jw_key(&w, "lost_events");
+	jw_u64(&w, doc->lost_events);
+	if (doc->verification)
+		json_put_verification(&w, doc->verification);
+	jw_close(&w, false);
+	buf = jw_take(&w, len, err);
+	if (buf)
+		buf[0] = ','; /* continues the document's object */
+	return buf;
+}
+
+static char *put(char *p, const char *s, size_t n)
+{
+	memcpy(p, s, n);
+	return p + n;
+}
+
+static int assemble(const struct order *o, const struct live_json_cache *c, const char *head,
+		    size_t head_len, const char *tail, size_t tail_len, char **out, size_t *len)
+{
+	static const char fds_open[] = ",\"fds\":[", fds_close[] = "],\"shared\":";
+	size_t total = head_len + sizeof(fds_open) + sizeof(fds_close) + c->shared_len + tail_len + 1;
+	char *p;
+
+	for (size_t t = 0; t < o->ntables; t++)
+		total += o->tables[t].tab->json.len + 1;
+	*out = p = malloc(total);
+	if (!p)
+		return -ENOMEM;
+	p = put(p, head, head_len);
+	p = put(p, fds_open, sizeof(fds_open) - 1);
+	for (size_t t = 0, first = 1; t < o->ntables; t++) {
+		const struct live_frag *fr = &o->tables[t].tab->json;
+
+		if (!fr->len)
+			continue;
+		if (!first)
+			*p++ = ',';
+		first = 0;
+		p = put(p, fr->buf, fr->len);
+	}
+	p = put(p, fds_close, sizeof(fds_close) - 1);
+	p = put(p, c->shared, c->shared_len);
+	p = put(p, tail, tail_len);
+	*p++ = '\n';
+	*len = (size_t)(p - *out);
+	return 0;
+}
+
+int live_json_write(struct live_state *st, struct live_json_cache *c,
+		    const struct live_json_doc *doc, char **out, size_t *len)
+{
+	char *head = NULL, *tail = NULL;
+	size_t head_len = 0, tail_len = 0;
+	struct order o;
+	int r = order_build(&o, st, ++c->serial);
+
+	for (size_t t = 0; !r && t < o.ntables; t++) {
+		if (frag_current(&o.tables[t].tab->json, &o.tables[t], st->id_epoch)) {
+			c->tables_reused++;
+			continue;
+		}
+		r = table_frag(o.tables[t].tab, &o.tables[t], st->id_epoch);
+		c->tables_made++;
+	}
+	if (!r)
+		r = shared_member(c, st, &o);
+	if (!r)
+		head = head_piece(doc, &o, &head_len, &r);
+	if (!r)
+		tail = tail_piece(doc, &tail_len, &r);
+	if (!r)
+		r = assemble(&o, c, head, head_len, tail, tail_len, out, len);
+	free(head);
+	free(tail);
+	order_free(&o);
+	return r;
+}
+
+void live_json_cache_free(struct live_json_cache *c)
+{
+	free(c->shared);
+	memset(c, 0, sizeof(*c));
+}
+
+void live_json_forget(struct live_state *st, struct live_json_cache *c)
+{
+	size_t pos = 0;
+	uint32_t tid;
+	void *v;
+
+	while (u32map_next(&st->tasks, &pos, &tid, &v)) {
+		struct live_obj *files = ((struct live_task *)v)->hold[KT_FILES].obj;
+
+		if (files)
+			files->table->json.valid = false;
+	}
+	free(c->shared);
+	c->shared = NULL;
+}
