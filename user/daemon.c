@@ -449,49 +449,59 @@ int daemon_request(const char *socket_path, const char *request, char **out, siz
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	size_t cap = 1 << 16;
-	char *buf;
-	int fd, r = 0;
+	char *buf, line[MAX_REQUEST];
+	int fd, r = 0, unsent = 0;
+	int n = snprintf(line, sizeof(line), "%s\n", request);
 
+	if (n < 0 || (size_t)n >= sizeof(line))
+		return -E2BIG;
 	if (strlen(socket_path) >= sizeof(sa.sun_path))
 		return -ENAMETOOLONG;
 	strcpy(sa.sun_path, socket_path);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) ||
-	    send(fd, request, strlen(request), MSG_NOSIGNAL) < 0 ||
-	    send(fd, "\n", 1, MSG_NOSIGNAL) < 0) {
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
 		r = -errno;
 		close(fd);
 		return r;
 	}
+	/*
+	 * A refusal can come, and the daemon hang up, before the request is
+	 * sent: the send fails (EPIPE) but the answer is there to read.
+	 */
+	if (send(fd, line, (size_t)n, MSG_NOSIGNAL) < 0)
+		unsent = -errno;
 	buf = malloc(cap);
 	*len = 0;
 	while (buf) {
-		ssize_t n;
+		ssize_t got;
 
 		if (*len + 1 >= cap) { /* room for the terminating NUL */
 			char *p = realloc(buf, cap *= 2);
 
-			if (!p)
+			if (!p) {
+				r = -ENOMEM;
 				break;
+			}
 			buf = p;
 		}
-		n = recv(fd, buf + *len, cap - *len, 0);
-		if (n < 0 && errno == EINTR)
+		got = recv(fd, buf + *len, cap - *len, 0);
+		if (got < 0 && errno == EINTR)
 			continue;
-		if (n <= 0) {
-			r = n < 0 ? -errno : 0;
+		/* reset after an answer: the daemon hung up on an unread request (a refusal) */
+		if (got < 0 && !(*len && errno == ECONNRESET))
+			r = -errno;
+		if (got <= 0)
 			break;
-		}
-		*len += (size_t)n;
+		*len += (size_t)got;
 	}
 	close(fd);
 	if (!buf)
 		return -ENOMEM;
 	if (r || !*len) {
 		free(buf);
-		return r ? r : -ECONNRESET;
+		return r ? r : unsent ? unsent : -ECONNRESET;
 	}
 	buf[*len] = '\0';
 	*out = buf;
