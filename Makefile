@@ -30,7 +30,7 @@ BENCH_PROGS := $(patsubst tests/bench/%.c,$(OUT)/bench/%,$(wildcard tests/bench/
 TEST_LIB_SRCS := $(wildcard tests/lib/*.c)
 
 .SECONDARY: $(BPF_OBJS)
-.PHONY: all run test bench deps vmlinux clean asan format check-format
+.PHONY: all run test bench deps vmlinux clean asan asan-test format check-format
 
 # The default target: build, then snapshot this machine.
 run: deps all
@@ -78,20 +78,28 @@ bench: deps all
 	./$(OUT)/bench/bench_snapshot
 	./$(OUT)/bench/bench_trace
 
-# Sanitized build in its own output dir; `make asan test` runs the tests with it.
+# Sanitized build in its own output dir; any finding aborts the program,
+# so the test run counts it as a failure.
+ASAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all
 asan:
-	$(MAKE) OUT=build-asan CC=clang CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer" \
-		EXTRA_LDLIBS="-fsanitize=address,undefined" all
+	$(MAKE) OUT=build-asan CC=clang CFLAGS="-O1 -g $(ASAN_FLAGS) -fno-omit-frame-pointer" \
+		EXTRA_LDLIBS="$(ASAN_FLAGS)" all
+
+asan-test: deps asan
+	./tests/run.sh build-asan
 
 vmlinux:
 	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > vmlinux/vmlinux.h.tmp
 	mv vmlinux/vmlinux.h.tmp vmlinux/vmlinux.h
 
+FORMAT_SRCS = $(wildcard user/*.c user/*.h include/*.h tests/*.c tests/lib/*.c tests/lib/*.h \
+		tests/bench/*.c bpf/*.c bpf/*.h)
+
 format:
-	clang-format -i $(wildcard user/*.c user/*.h include/*.h tests/*.c tests/lib/*.h bpf/*.c bpf/*.h)
+	clang-format -i $(FORMAT_SRCS)
 
 check-format:
-	clang-format --dry-run -Werror $(wildcard user/*.c user/*.h include/*.h tests/*.c tests/lib/*.h)
+	clang-format --dry-run -Werror $(FORMAT_SRCS)
 
 clean:
 	rm -rf build build-asan
