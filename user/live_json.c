@@ -143,16 +143,9 @@ static bool frag_current(const struct live_frag *fr, const struct table_ref *ref
 	       fr->epoch == epoch;
 }
 
-static void put_task_groups(struct jw *w, const struct order *o, int kind, struct member *m)
+/* The objects with two or more of the @n holders in @m, by id; fd < 0: task holders. */
+static void put_groups(struct jw *w, int kind, struct member *m, size_t n)
 {
-	size_t n = 0;
-
-	for (size_t i = 0; i < o->ntasks; i++) {
-		const struct live_obj *obj = o->tasks[i]->hold[kind].obj;
-
-		if (obj && obj->nholders >= 2 && obj_id(obj))
-			m[n++] = (struct member){ obj_id(obj), (uint32_t)i, o->tasks[i]->rec.tid, -1 };
-	}
 	qsort(m, n, sizeof(*m), member_cmp);
 	jw_open(w, kt_kind_name(kind), true);
 	for (size_t i = 0, j; i < n; i = j) {
@@ -163,13 +156,36 @@ static void put_task_groups(struct jw *w, const struct order *o, int kind, struc
 		jw_open(w, NULL, false);
 		jw_key(w, "id");
 		jw_int(w, m[i].id);
-		jw_open(w, "tids", true);
-		for (size_t k = i; k < j; k++)
+		jw_open(w, kind == KT_FILE ? "holders" : "tids", true);
+		for (size_t k = i; k < j; k++) {
+			if (kind != KT_FILE) {
+				jw_int(w, m[k].tid);
+				continue;
+			}
+			jw_open(w, NULL, false);
+			jw_key(w, "tid");
 			jw_int(w, m[k].tid);
+			jw_key(w, "fd");
+			jw_int(w, m[k].fd);
+			jw_close(w, false);
+		}
 		jw_close(w, true);
 		jw_close(w, false);
 	}
 	jw_close(w, true);
+}
+
+static void put_task_groups(struct jw *w, const struct order *o, int kind, struct member *m)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < o->ntasks; i++) {
+		const struct live_obj *obj = o->tasks[i]->hold[kind].obj;
+
+		if (obj && obj->nholders >= 2 && obj_id(obj))
+			m[n++] = (struct member){ obj_id(obj), (uint32_t)i, o->tasks[i]->rec.tid, -1 };
+	}
+	put_groups(w, kind, m, n);
 }
 
 static int put_file_groups(struct jw *w, const struct order *o)
@@ -200,29 +216,7 @@ static int put_file_groups(struct jw *w, const struct order *o)
 	}
 	if (!m)
 		return -ENOMEM;
-	qsort(m, n, sizeof(*m), member_cmp);
-	jw_open(w, "file", true);
-	for (size_t i = 0, j; i < n; i = j) {
-		for (j = i + 1; j < n && m[j].id == m[i].id; j++)
-			;
-		if (j - i < 2)
-			continue;
-		jw_open(w, NULL, false);
-		jw_key(w, "id");
-		jw_int(w, m[i].id);
-		jw_open(w, "holders", true);
-		for (size_t k = i; k < j; k++) {
-			jw_open(w, NULL, false);
-			jw_key(w, "tid");
-			jw_int(w, m[k].tid);
-			jw_key(w, "fd");
-			jw_int(w, m[k].fd);
-			jw_close(w, false);
-		}
-		jw_close(w, true);
-		jw_close(w, false);
-	}
-	jw_close(w, true);
+	put_groups(w, KT_FILE, m, n);
 	free(m);
 	return 0;
 }
