@@ -161,6 +161,23 @@ static int on_event(void *ctx, void *data, size_t size)
 
 /* ---- rescans ---- */
 
+/*
+ * Whether @scan read task @i's fd table.  The fd iterator skips a thread
+ * that shares its leader's table (unless it was asked for by tid): the
+ * leader's fds stand for it, and its own empty list must not clear them.
+ */
+static bool table_was_read(const struct kt_snapshot *scan, size_t i)
+{
+	const struct kt_task *t = &scan->tasks[i];
+	long l;
+
+	if (t->nfds || t->rec.tid == t->rec.tgid)
+		return true;
+	l = snapshot_find_tid(scan, t->rec.tgid);
+	return l < 0 || (scan->tasks[l].rec.absent & (1u << KT_FILES)) ||
+	       scan->tasks[l].rec.gen[KT_FILES] != t->rec.gen[KT_FILES];
+}
+
 /* Bring the tasks and tables of @scan into the state; @tgid: its tasks not in @scan are gone. */
 static int apply_scan(struct kt_tracer *tr, struct kt_snapshot *scan, uint32_t tgid, bool all)
 {
@@ -191,7 +208,8 @@ static int apply_scan(struct kt_tracer *tr, struct kt_snapshot *scan, uint32_t t
 			r = 0;
 	}
 	for (size_t i = 0; i < scan->ntasks && !r; i++)
-		if (scan->tasks[i].nfds || live_task_get(&tr->st, scan->tasks[i].rec.tid)) {
+		if (table_was_read(scan, i) &&
+		    (scan->tasks[i].nfds || live_task_get(&tr->st, scan->tasks[i].rec.tid))) {
 			r = live_table_replace(&tr->st, scan->tasks[i].rec.tid, scan);
 			if (r == -ESRCH)
 				r = 0;
