@@ -1,0 +1,1168 @@
+// SPDX-License-Identifier: LGPL-2.1
+/*
+ * Live tracing benchmark: prints a table, asserts nothing.
+ *
+ * Each workload runs in a fresh worker process under these conditions:
+ *   untraced  no BPF program of ours attached
+ *   floor     bpf/floor.bpf.c: the tracer's four hooks, one hash lookup each
+ *   floor+ev  bpf/floor_event.bpf.c: the floor, plus an empty event the
+ *             size of an fd event per syscall (a diagnostic: what any
+ *             per-syscall report costs; not for the build)
+ *   traced    the real tracer (user/tracer.h) with the worker's tree as its
+ *             target, drained by a thread as `kcmptrace trace` drains it:
+ *             tracer_poll() with a 100 ms timeout, change lines formatted
+ *             into /dev/null.  Its userspace work runs on the other core.
+ *   outside   the same tracer targeting an idle process instead
+ * Conditions are interleaved within each repetition (their order rotated)
+ * and every figure is the median over repetitions, so the drift of a noisy
+ * VM hits all conditions alike.  Loading, attaching, the cold scan and
+ * detaching are outside the timed part; applying the workload's events is
+ * inside it only as far as it competes for the CPU.
+ *
+ * Then: event loss at 100k fd events/s with the default ring buffer, and
+ * memory per tracked fd with a 100k-fd target.
+ *
+ *   bench_trace [--quick] [--only open,dup,fork,build,loss,memory]
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <malloc.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/resource.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "floor.skel.h"
+#include "floor_event.skel.h"
+#include "trace_output.h"
+#include "tracer.h"
+
+#define DEFAULT_RINGBUF (16u << 20) /* kcmptrace trace's default (-B) */
+#define MAX_REPS 9
+#define MAX_FD_LOOP_ITERS 60000 /* 120k events: below what the default buffer holds */
+#define MEM_FDS 100000
+#define LOSS_RATE 100000 /* fd events per second */
+
+/* The issue's targets. */
+#define TARGET_OVERHEAD 1.3
+#define TARGET_BUILD_SLOWDOWN 1.03
+#define TARGET_BYTES_PER_FD 200.0
+
+enum cond {
+	C_UNTRACED,
+	C_FLOOR,
+	C_FLOOR_EV,
+	C_TRACED,
+	C_OUTSIDE,
+	NCOND
+};
+static const char *const cond_name[NCOND] = { "untraced", "floor", "floor+ev", "traced",
+					      "outside" };
+
+enum wl_kind {
+	W_OPEN,
+	W_DUP,
+	W_FORK,
+	W_BUILD,
+	W_PACED
+};
+static const char *const wl_name[] = { "open+close /dev/null", "dup+close", "fork+_exit+wait",
+				       "build: make -j2 cc -O0", "paced open+close" };
+
+static bool quick;
+static int reps;
+static char build_dir[PATH_MAX]; /* a copy of the sources and the generated makefile */
+static int build_files;
+static int runs_total, runs_foreign; /* runs with someone else's tracing programs attached */
+
+/* ---- time and medians ---- */
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static int cmp_dbl(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static double median(const double *v, int n)
+{
+	double s[MAX_REPS];
+
+	memcpy(s, v, (size_t)n * sizeof(*s));
+	qsort(s, (size_t)n, sizeof(*s), cmp_dbl);
+	return n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
+}
+
+/* Half the range over the median, in percent: how noisy one condition was. */
+static double spread(const double *v, int n)
+{
+	double lo = v[0], hi = v[0], m = median(v, n);
+
+	for (int i = 1; i < n; i++) {
+		lo = v[i] < lo ? v[i] : lo;
+		hi = v[i] > hi ? v[i] : hi;
+	}
+	return m > 0 ? (hi - lo) * 50.0 / m : 0;
+}
+
+/*
+ * BPF links of tracing kinds that are not ours (called while we hold none):
+ * another tracer on the machine makes every condition, "untraced" too, pay
+ * for its hooks.
+ */
+static int foreign_tracing_links(void)
+{
+	__u32 id = 0;
+	int n = 0;
+
+	while (!bpf_link_get_next_id(id, &id)) {
+		struct bpf_link_info info = { 0 };
+		__u32 len = sizeof(info);
+		int fd = bpf_link_get_fd_by_id(id);
+
+		if (fd < 0)
+			continue;
+		if (!bpf_obj_get_info_by_fd(fd, &info, &len) &&
+		    (info.type == BPF_LINK_TYPE_RAW_TRACEPOINT ||
+		     info.type == BPF_LINK_TYPE_TRACING || info.type == BPF_LINK_TYPE_PERF_EVENT ||
+		     info.type == BPF_LINK_TYPE_KPROBE_MULTI))
+			n++;
+		close(fd);
+	}
+	return n;
+}
+
+/* ---- workers: a child that waits for "go", runs a workload and reports ---- */
+
+struct wresult {
+	uint64_t ns;	 /* wall */
+	uint64_t cpu_ns; /* the worker's own CPU time (for the fd loops) */
+	uint64_t iters;
+};
+
+static uint64_t cpu_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/*
+ * The fd loops are timed by the worker's CPU time: the BPF programs run in
+ * its context, so it holds all of their cost, and other tenants of a busy
+ * machine preempting it do not count.  fork and the build are timed by the
+ * wall clock: their cost is spread over processes.
+ */
+static bool timed_by_cpu(enum wl_kind k)
+{
+	return k == W_OPEN || k == W_DUP;
+}
+
+struct worker {
+	pid_t pid;
+	int go;	 /* write a byte: start */
+	int res; /* a struct wresult, then EOF */
+};
+
+static void loop_open(uint64_t n)
+{
+	for (uint64_t i = 0; i < n; i++) {
+		int fd = open("/dev/null", O_RDONLY);
+
+		if (fd >= 0)
+			close(fd);
+	}
+}
+
+static void loop_dup(uint64_t n)
+{
+	for (uint64_t i = 0; i < n; i++) {
+		int fd = dup(0);
+
+		if (fd >= 0)
+			close(fd);
+	}
+}
+
+static void loop_fork(uint64_t n)
+{
+	for (uint64_t i = 0; i < n; i++) {
+		pid_t p = fork();
+
+		if (p == 0)
+			_exit(0);
+		if (p > 0)
+			waitpid(p, NULL, 0);
+	}
+}
+
+/* open+close pairs at @pairs_per_s (2 fd events each) for @dur_ns, paced by the vDSO clock. */
+static uint64_t loop_paced(uint64_t pairs_per_s, uint64_t dur_ns)
+{
+	uint64_t t0 = now_ns(), period = 1000000000ull / pairs_per_s, i;
+
+	for (i = 0;; i++) {
+		uint64_t due = t0 + i * period, t;
+
+		while ((t = now_ns()) < due)
+			;
+		if (t - t0 >= dur_ns)
+			break;
+		loop_open(1);
+	}
+	return i;
+}
+
+static void run_build(void)
+{
+	int null = open("/dev/null", O_RDWR);
+
+	dup2(null, 1);
+	dup2(null, 2);
+	execlp("make", "make", "-s", "-j2", "-C", build_dir, "-f", "bench.mk", (char *)NULL);
+	_exit(127);
+}
+
+static int worker_start(struct worker *w, enum wl_kind k, uint64_t iters)
+{
+	int go[2], res[2];
+	char c;
+
+	memset(w, 0, sizeof(*w));
+	if (pipe(go))
+		return -errno;
+	if (pipe(res)) {
+		close(go[0]);
+		close(go[1]);
+		return -errno;
+	}
+	w->pid = fork();
+	if (w->pid < 0) {
+		close(go[0]);
+		close(go[1]);
+		close(res[0]);
+		close(res[1]);
+		return -errno;
+	}
+	if (w->pid == 0) {
+		struct wresult r = { 0 };
+		uint64_t t0, c0;
+
+		close(go[1]);
+		close(res[0]);
+		if (read(go[0], &c, 1) != 1)
+			_exit(1);
+		if (k == W_BUILD) {
+			close(res[1]);
+			run_build();
+		}
+		t0 = now_ns();
+		c0 = cpu_now_ns();
+		switch (k) {
+		case W_OPEN:
+			loop_open(iters);
+			break;
+		case W_DUP:
+			loop_dup(iters);
+			break;
+		case W_FORK:
+			loop_fork(iters);
+			break;
+		case W_PACED:
+			iters = loop_paced(LOSS_RATE / 2, iters);
+			break;
+		default:
+			break;
+		}
+		r.cpu_ns = cpu_now_ns() - c0;
+		r.ns = now_ns() - t0;
+		r.iters = iters;
+		_exit(write(res[1], &r, sizeof(r)) == sizeof(r) ? 0 : 1);
+	}
+	close(go[0]);
+	close(res[1]);
+	w->go = go[1];
+	w->res = res[0];
+	return 0;
+}
+
+/* Let it go and wait for it; the build is timed from here, the loops time themselves. */
+static int worker_run(struct worker *w, enum wl_kind k, struct wresult *r)
+{
+	uint64_t t0 = now_ns();
+	int status = 0;
+	char c = 'g';
+	ssize_t n = 0;
+
+	memset(r, 0, sizeof(*r));
+	if (write(w->go, &c, 1) == 1)
+		n = read(w->res, r, sizeof(*r));
+	waitpid(w->pid, &status, 0);
+	if (k == W_BUILD) {
+		r->ns = now_ns() - t0;
+		r->iters = 1;
+	}
+	close(w->go);
+	close(w->res);
+	if (!WIFEXITED(status) || WEXITSTATUS(status) || (k != W_BUILD && n != sizeof(*r)))
+		return -EIO;
+	return 0;
+}
+
+/* ---- conditions ---- */
+
+struct session {
+	enum cond c;
+	struct floor_bpf *floor;
+	struct floor_event_bpf *fev;
+	struct ring_buffer *fev_rb;
+	struct kt_tracer tr;
+	bool tracing;
+	struct trace_output out;
+	pthread_t thread;
+	bool has_thread;
+	int stop;
+	int poll_err;
+	uint64_t thread_cpu_ns; /* the drain thread's CPU time */
+	pid_t idle;		/* C_OUTSIDE: the process the tracer targets instead */
+};
+
+static uint64_t thread_cpu_ns(void)
+{
+	struct rusage ru;
+
+	if (getrusage(RUSAGE_THREAD, &ru))
+		return 0;
+	return (uint64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000000ull +
+	       (uint64_t)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1000ull;
+}
+
+/* As cmd_trace's trace_loop: poll, apply, print changes. */
+static void *drain_tracer(void *arg)
+{
+	struct session *s = arg;
+
+	while (!__atomic_load_n(&s->stop, __ATOMIC_ACQUIRE)) {
+		int r = tracer_poll(&s->tr, 100);
+
+		fflush(s->out.out);
+		if (r) {
+			s->poll_err = r;
+			break;
+		}
+	}
+	s->thread_cpu_ns = thread_cpu_ns();
+	return NULL;
+}
+
+static int discard(void *ctx, void *data, size_t size)
+{
+	return 0;
+}
+
+static void *drain_floor_event(void *arg)
+{
+	struct session *s = arg;
+
+	while (!__atomic_load_n(&s->stop, __ATOMIC_ACQUIRE)) {
+		ring_buffer__poll(s->fev_rb, 100);
+		ring_buffer__consume(s->fev_rb);
+	}
+	s->thread_cpu_ns = thread_cpu_ns();
+	return NULL;
+}
+
+static pid_t start_idle(void)
+{
+	pid_t p = fork();
+
+	if (p == 0) {
+		for (;;)
+			pause();
+	}
+	return p;
+}
+
+static int tracer_begin(struct kt_tracer *tr, pid_t root, struct trace_output *out)
+{
+	struct kt_target t = { .mode = KT_TARGET_TREE, .tgid = (uint32_t)root };
+	struct kt_tracer_opts o = { .ringbuf_bytes = DEFAULT_RINGBUF, .want_paths = true };
+	char why[256] = "";
+	int r;
+
+	memset(tr, 0, sizeof(*tr));
+	if (out) {
+		tr->report = trace_output_report;
+		tr->report_arg = out;
+	}
+	r = tracer_start(tr, &t, &o, why, sizeof(why));
+	if (r)
+		fprintf(stderr, "bench_trace: tracer_start: %s\n", *why ? why : strerror(-r));
+	return r;
+}
+
+static int floor_add(struct bpf_map *m, pid_t worker)
+{
+	uint32_t tgid = (uint32_t)worker;
+	uint8_t one = 1;
+
+	return bpf_map__update_elem(m, &tgid, sizeof(tgid), &one, sizeof(one), BPF_ANY);
+}
+
+static int session_begin(struct session *s, enum cond c, pid_t worker)
+{
+	int r = 0;
+
+	memset(s, 0, sizeof(*s));
+	s->c = c;
+	switch (c) {
+	case C_UNTRACED:
+		return 0;
+	case C_FLOOR:
+		s->floor = floor_bpf__open_and_load();
+		if (!s->floor)
+			return -errno;
+		r = floor_add(s->floor->maps.floor_pids, worker);
+		return r ? r : floor_bpf__attach(s->floor);
+	case C_FLOOR_EV:
+		s->fev = floor_event_bpf__open_and_load();
+		if (!s->fev)
+			return -errno;
+		r = floor_add(s->fev->maps.floor_pids, worker);
+		if (!r)
+			r = floor_event_bpf__attach(s->fev);
+		if (!r) {
+			s->fev_rb = ring_buffer__new(bpf_map__fd(s->fev->maps.events), discard,
+						     NULL, NULL);
+			r = s->fev_rb ? 0 : -errno;
+		}
+		if (!r)
+			r = -pthread_create(&s->thread, NULL, drain_floor_event, s);
+		s->has_thread = !r;
+		return r;
+	case C_OUTSIDE:
+		s->idle = start_idle();
+		if (s->idle < 0)
+			return -errno;
+		break;
+	default:
+		break;
+	}
+	s->out.out = fopen("/dev/null", "w");
+	s->out.t0_ns = now_ns();
+	if (!s->out.out)
+		return -errno;
+	s->tracing = true;
+	r = tracer_begin(&s->tr, c == C_OUTSIDE ? s->idle : worker, &s->out);
+	if (!r)
+		r = -pthread_create(&s->thread, NULL, drain_tracer, s);
+	s->has_thread = !r;
+	return r;
+}
+
+static void session_end(struct session *s)
+{
+	if (s->has_thread) {
+		__atomic_store_n(&s->stop, 1, __ATOMIC_RELEASE);
+		pthread_join(s->thread, NULL);
+	}
+	if (s->floor)
+		floor_bpf__destroy(s->floor);
+	ring_buffer__free(s->fev_rb);
+	if (s->fev)
+		floor_event_bpf__destroy(s->fev);
+	if (s->tracing) {
+		/* all of the workload's events are counted */
+		if (s->has_thread && !s->poll_err)
+			s->poll_err = tracer_settle(&s->tr);
+		tracer_stop(&s->tr);
+	}
+	if (s->out.out)
+		fclose(s->out.out);
+	if (s->idle > 0) {
+		kill(s->idle, SIGKILL);
+		waitpid(s->idle, NULL, 0);
+	}
+}
+
+/* ---- one measurement ---- */
+
+struct sample {
+	double per_iter_ns;
+	uint64_t iters, ns, events, lost, rescans, tracer_cpu_ns;
+};
+
+static int measure(enum wl_kind k, enum cond c, uint64_t iters, struct sample *out)
+{
+	struct worker w = { 0 };
+	struct session s;
+	struct wresult res;
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	runs_total++;
+	runs_foreign += foreign_tracing_links() > 0;
+	r = worker_start(&w, k, iters);
+	if (r)
+		return r;
+	r = session_begin(&s, c, w.pid);
+	if (r) {
+		fprintf(stderr, "bench_trace: cannot set up '%s': %s\n", cond_name[c],
+			strerror(-r));
+		kill(w.pid, SIGKILL);
+		close(w.go);
+		close(w.res);
+		waitpid(w.pid, NULL, 0);
+	} else {
+		r = worker_run(&w, k, &res);
+	}
+	session_end(&s);
+	if (!r && s.poll_err)
+		r = s.poll_err;
+	if (r)
+		return r;
+	out->iters = res.iters;
+	out->ns = res.ns;
+	out->per_iter_ns =
+		res.iters ? (double)(timed_by_cpu(k) ? res.cpu_ns : res.ns) / (double)res.iters : 0;
+	out->events = s.tr.c.events;
+	out->lost = s.tr.c.lost;
+	out->rescans = s.tr.c.rescans;
+	out->tracer_cpu_ns = s.thread_cpu_ns;
+	return 0;
+}
+
+/* ---- the build workload: a copy of user's .c files, compiled -O0 by a generated makefile ---- */
+
+static int copy_file(const char *from, const char *to)
+{
+	char buf[65536];
+	int in = open(from, O_RDONLY), out = open(to, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	ssize_t n = 0;
+
+	while (in >= 0 && out >= 0 && (n = read(in, buf, sizeof(buf))) > 0)
+		if (write(out, buf, (size_t)n) != n) {
+			n = -1;
+			break;
+		}
+	if (in >= 0)
+		close(in);
+	if (out >= 0)
+		close(out);
+	return in < 0 || out < 0 || n < 0 ? -1 : 0;
+}
+
+/* Copy *.c / *.h of @dir into the build dir; count the .c files. */
+static int copy_dir(const char *dir, const char *ext_c, int *nc)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	char from[PATH_MAX + 300], to[PATH_MAX + 300];
+
+	if (!d)
+		return -1;
+	while ((e = readdir(d))) {
+		size_t l = strlen(e->d_name);
+
+		if (l < 3 || e->d_name[l - 2] != '.' ||
+		    (e->d_name[l - 1] != 'h' && !(ext_c && e->d_name[l - 1] == 'c')))
+			continue;
+		snprintf(from, sizeof(from), "%s/%s", dir, e->d_name);
+		snprintf(to, sizeof(to), "%s/%s", build_dir, e->d_name);
+		if (copy_file(from, to))
+			continue;
+		if (nc && e->d_name[l - 1] == 'c')
+			(*nc)++;
+	}
+	closedir(d);
+	return 0;
+}
+
+/* A makefile for the .c files that compile: one rule each, objects in o/. */
+static int write_makefile(bool only_built)
+{
+	char path[PATH_MAX + 32], obj[PATH_MAX + 300];
+	DIR *d = opendir(build_dir);
+	struct dirent *e;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/bench.mk", build_dir);
+	f = fopen(path, "w");
+	if (!f || !d) {
+		if (f)
+			fclose(f);
+		if (d)
+			closedir(d);
+		return -1;
+	}
+	fprintf(f, "CFLAGS := -O0 -std=gnu11 -D_GNU_SOURCE -I.\nOBJS :=");
+	build_files = 0;
+	while ((e = readdir(d))) {
+		size_t l = strlen(e->d_name);
+
+		if (l < 3 || strcmp(e->d_name + l - 2, ".c"))
+			continue;
+		snprintf(obj, sizeof(obj), "%s/o/%.*s.o", build_dir, (int)(l - 2), e->d_name);
+		if (only_built && access(obj, F_OK))
+			continue; /* did not compile (someone is editing it): leave it out */
+		fprintf(f, " o/%.*s.o", (int)(l - 2), e->d_name);
+		build_files++;
+	}
+	closedir(d);
+	fprintf(f, "\nall: $(OBJS)\no/%%.o: %%.c\n\tcc $(CFLAGS) -c $< -o $@\n");
+	return fclose(f) ? -1 : 0;
+}
+
+static void clean_objects(void)
+{
+	char cmd[2 * PATH_MAX + 64];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s/o' && mkdir '%s/o'", build_dir, build_dir);
+	if (system(cmd))
+		fprintf(stderr, "bench_trace: cannot clean %s/o\n", build_dir);
+}
+
+/* The generated headers (skeletons) live next to this program's build dir. */
+static int setup_build(void)
+{
+	char exe[PATH_MAX], gen[PATH_MAX + 16], cmd[PATH_MAX + 64];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	char *slash;
+	int nc = 0;
+
+	if (n <= 0)
+		return -1;
+	exe[n] = '\0';
+	slash = strrchr(exe, '/');
+	if (slash)
+		*slash = '\0';
+	snprintf(gen, sizeof(gen), "%s/..", exe); /* OUT/bench/bench_trace -> OUT */
+	snprintf(build_dir, sizeof(build_dir), "/tmp/kcmptrace-bench-build.XXXXXX");
+	if (!mkdtemp(build_dir))
+		return -1;
+	if (copy_dir("user", "c", &nc) || copy_dir("include", NULL, NULL) ||
+	    copy_dir(gen, NULL, NULL) || !nc) {
+		fprintf(stderr, "bench_trace: run me from the source tree (no user/*.c here)\n");
+		return -1;
+	}
+	/* a first build: warms the caches and finds the files that compile */
+	if (write_makefile(false))
+		return -1;
+	clean_objects();
+	snprintf(cmd, sizeof(cmd), "make -s -k -j2 -C '%s' -f bench.mk >/dev/null 2>&1", build_dir);
+	if (system(cmd)) {
+		/* some file did not compile: the rest is still a build */
+	}
+	return write_makefile(true);
+}
+
+static void remove_build(void)
+{
+	char cmd[PATH_MAX + 32];
+
+	if (!build_dir[0])
+		return;
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", build_dir);
+	if (system(cmd))
+		fprintf(stderr, "bench_trace: cannot remove %s\n", build_dir);
+}
+
+/* ---- the comparison tables ---- */
+
+struct wl_result {
+	enum wl_kind k;
+	bool ok;
+	uint64_t iters;
+	double t[NCOND][MAX_REPS];
+	double med[NCOND];
+	double events_per_iter;
+	double tracer_cpu_pct; /* the drain thread's CPU over the workload's time, median */
+	uint64_t lost;
+};
+
+static bool applies(enum wl_kind k, enum cond c)
+{
+	return !(k == W_BUILD && c == C_FLOOR_EV);
+}
+
+static void run_workload(struct wl_result *res, enum wl_kind k, double run_s)
+{
+	double cpu[MAX_REPS] = { 0 };
+	struct sample s;
+	uint64_t iters = 1;
+
+	memset(res, 0, sizeof(*res));
+	res->k = k;
+	if (k != W_BUILD) {
+		/* calibrate untraced: each run about @run_s long */
+		uint64_t probe = k == W_FORK ? 200 : 20000;
+
+		if (measure(k, C_UNTRACED, probe, &s))
+			return;
+		iters = (uint64_t)(run_s * 1e9 / s.per_iter_ns);
+		iters = iters < 100 ? 100 : iters;
+		if (k != W_FORK && iters > MAX_FD_LOOP_ITERS)
+			iters = MAX_FD_LOOP_ITERS;
+	}
+	res->iters = iters;
+	for (int rep = 0; rep < reps; rep++) {
+		for (int j = 0; j < NCOND; j++) {
+			enum cond c = (enum cond)((rep + j) % NCOND);
+
+			if (!applies(k, c))
+				continue;
+			if (k == W_BUILD)
+				clean_objects();
+			if (measure(k, c, iters, &s)) {
+				fprintf(stderr, "bench_trace: %s under %s failed\n", wl_name[k],
+					cond_name[c]);
+				return;
+			}
+			res->t[c][rep] = s.per_iter_ns;
+			if (c == C_TRACED) {
+				res->events_per_iter += (double)s.events / (double)s.iters / reps;
+				res->lost += s.lost;
+				cpu[rep] = s.ns ? (double)s.tracer_cpu_ns * 100.0 / (double)s.ns
+						: 0;
+			}
+		}
+	}
+	for (int c = 0; c < NCOND; c++)
+		res->med[c] = applies(k, c) ? median(res->t[c], reps) : 0;
+	res->tracer_cpu_pct = median(cpu, reps);
+	res->ok = true;
+}
+
+static const char *pass(bool ok)
+{
+	return ok ? "PASS" : "MISS";
+}
+
+static void fmt_time(char *buf, size_t len, double ns)
+{
+	if (ns >= 1e7 || ns <= -1e7)
+		snprintf(buf, len, "%.1f ms", ns / 1e6);
+	else if (ns >= 1e4 || ns <= -1e4)
+		snprintf(buf, len, "%.2f us", ns / 1e3);
+	else
+		snprintf(buf, len, "%.0f ns", ns);
+}
+
+static void print_times(const struct wl_result *r, int n)
+{
+	printf("Time per iteration, median of %d runs +- half their range in %%: CPU time of\n"
+	       "the worker for the fd loops, wall time for fork and the build.\n"
+	       "ev/iter, lost: events the tracer applied per iteration; events lost, all runs.\n"
+	       "tracer cpu: its drain thread's CPU time (the other core) over the wall time.\n\n",
+	       reps);
+	printf("| %-22s | %7s | %-15s | %-15s | %-15s | %-15s | %-15s | %7s | %5s | %6s |\n",
+	       "workload", "iters", "untraced", "floor", "floor+ev", "traced", "outside", "ev/iter",
+	       "lost", "tracer");
+	printf("| %-22s | %7s | %-15s | %-15s | %-15s | %-15s | %-15s | %7s | %5s | %6s |\n", "",
+	       "per run", "", "", "(diagnostic)", "", "", "", "", "cpu");
+	printf("|------------------------|---------|-----------------|-----------------|"
+	       "-----------------|-----------------|-----------------|---------|-------|--------|"
+	       "\n");
+	for (int i = 0; i < n; i++) {
+		char cell[NCOND][40], t[24], cpu[16];
+
+		if (!r[i].ok) {
+			printf("| %-22s | failed: see stderr\n", wl_name[r[i].k]);
+			continue;
+		}
+		for (int c = 0; c < NCOND; c++) {
+			if (!applies(r[i].k, c)) {
+				snprintf(cell[c], sizeof(cell[c]), "-");
+				continue;
+			}
+			fmt_time(t, sizeof(t), r[i].med[c]);
+			snprintf(cell[c], sizeof(cell[c]), "%s +-%.0f", t, spread(r[i].t[c], reps));
+		}
+		snprintf(cpu, sizeof(cpu), "%.0f%%", r[i].tracer_cpu_pct);
+		printf("| %-22s | %7llu | %-15s | %-15s | %-15s | %-15s | %-15s | %7.2f | %5llu | "
+		       "%6s |\n",
+		       wl_name[r[i].k], (unsigned long long)r[i].iters, cell[0], cell[1], cell[2],
+		       cell[3], cell[4], r[i].events_per_iter, (unsigned long long)r[i].lost, cpu);
+	}
+	printf("\n");
+}
+
+static void print_ratios(const struct wl_result *r, int n)
+{
+	printf("Ratios of the medians (u = untraced, f = floor, e = floor+ev, t = traced):\n"
+	       "  overhead ratio (t-u)/(f-u): what the tracer adds per iteration over what the\n"
+	       "    bare hooks add.  Target <= %.1f.\n"
+	       "  time ratio t/f: the plain ratio of times.  Target <= %.1f.\n"
+	       "  event-only (e-u)/(f-u): the overhead ratio of a tracer that only reserves\n"
+	       "    and submits an empty event per syscall (diagnostic).\n"
+	       "  The build's target is its slowdown t/u <= %.2f.\n\n",
+	       TARGET_OVERHEAD, TARGET_OVERHEAD, TARGET_BUILD_SLOWDOWN);
+	printf("| %-22s | %-10s | %-10s | %-14s | %-12s | %-10s | %-12s | %-9s |\n", "workload",
+	       "f-u", "t-u", "overhead ratio", "time ratio", "event-only", "traced/u", "outside/u");
+	printf("|------------------------|------------|------------|----------------|"
+	       "--------------|------------|--------------|-----------|\n");
+	for (int i = 0; i < n; i++) {
+		const double *m = r[i].med;
+		double fo = m[C_FLOOR] - m[C_UNTRACED], to = m[C_TRACED] - m[C_UNTRACED];
+		double eo = m[C_FLOOR_EV] - m[C_UNTRACED];
+		double trat = m[C_TRACED] / m[C_FLOOR], slow = m[C_TRACED] / m[C_UNTRACED];
+		bool build = r[i].k == W_BUILD;
+		char a[24], b[24], c1[32], c2[32], c3[32], c4[32];
+
+		if (!r[i].ok)
+			continue;
+		fmt_time(a, sizeof(a), fo);
+		fmt_time(b, sizeof(b), to);
+		if (fo > 0)
+			snprintf(c1, sizeof(c1), "%6.2f %s", to / fo,
+				 build ? "" : pass(to / fo <= TARGET_OVERHEAD));
+		else
+			snprintf(c1, sizeof(c1), "n/a: f<=u");
+		snprintf(c2, sizeof(c2), "%5.2f %s", trat,
+			 build ? "" : pass(trat <= TARGET_OVERHEAD));
+		if (build || fo <= 0)
+			snprintf(c3, sizeof(c3), "-");
+		else
+			snprintf(c3, sizeof(c3), "%6.2f", eo / fo);
+		snprintf(c4, sizeof(c4), "%6.3f %s", slow,
+			 build ? pass(slow <= TARGET_BUILD_SLOWDOWN) : "");
+		printf("| %-22s | %10s | %10s | %-14s | %-12s | %-10s | %-12s | %9.3f |\n",
+		       wl_name[r[i].k], a, b, c1, c2, c3, c4, m[C_OUTSIDE] / m[C_UNTRACED]);
+	}
+	printf("\n");
+}
+
+/* ---- lost events at 100k events/s ---- */
+
+static void bench_loss(double secs)
+{
+	struct sample s;
+	double rate;
+	int r = measure(W_PACED, C_TRACED, (uint64_t)(secs * 1e9), &s);
+
+	printf("Lost events: a paced generator inside the target, %d fd events/s (open+close\n"
+	       "pairs paced by clock_gettime) for %.1f s, default %u MiB ring buffer.\n\n",
+	       LOSS_RATE, secs, DEFAULT_RINGBUF >> 20);
+	if (r) {
+		printf("  failed: %s\n\n", strerror(-r));
+		return;
+	}
+	rate = s.ns ? 2.0 * (double)s.iters * 1e9 / (double)s.ns : 0;
+	printf("| %-17s | %-11s | %-13s | %-13s | %-10s | %-27s |\n", "achieved events/s",
+	       "events seen", "lost (kernel)", "rescan repair", "tracer cpu",
+	       "target: 0 lost, >=95k ev/s");
+	printf("|-------------------|-------------|---------------|---------------|------------|"
+	       "-----------------------------|\n");
+	printf("| %17.0f | %11llu | %13llu | %-13s | %9.0f%% | %-27s |\n\n", rate,
+	       (unsigned long long)s.events, (unsigned long long)s.lost,
+	       s.lost ? "yes" : "none needed",
+	       s.ns ? (double)s.tracer_cpu_ns * 100 / (double)s.ns : 0,
+	       pass(!s.lost && rate >= 0.95 * LOSS_RATE));
+}
+
+/* ---- memory per tracked fd ---- */
+
+static size_t heap_bytes(void)
+{
+	struct mallinfo2 mi = mallinfo2();
+
+	return mi.uordblks + mi.hblkhd;
+}
+
+struct map_mem {
+	char name[BPF_OBJ_NAME_LEN];
+	uint32_t id;
+	uint64_t memlock;
+};
+
+/* memlock of every BPF map this process holds, from /proc/self/fdinfo. */
+static int map_memlock(struct map_mem *maps, int max)
+{
+	DIR *d = opendir("/proc/self/fdinfo");
+	struct dirent *e;
+	int n = 0;
+
+	while (d && (e = readdir(d)) && n < max) {
+		struct bpf_map_info info = { 0 };
+		__u32 len = sizeof(info);
+		char path[300], line[256];
+		uint64_t memlock = 0;
+		bool map = false;
+		FILE *f;
+
+		snprintf(path, sizeof(path), "/proc/self/fdinfo/%s", e->d_name);
+		f = fopen(path, "r");
+		if (!f)
+			continue;
+		while (fgets(line, sizeof(line), f)) {
+			unsigned type;
+
+			if (sscanf(line, "map_type: %u", &type) == 1)
+				map = true;
+			sscanf(line, "memlock: %lu", &memlock);
+		}
+		fclose(f);
+		if (!map || bpf_obj_get_info_by_fd(atoi(e->d_name), &info, &len))
+			continue;
+		snprintf(maps[n].name, sizeof(maps[n].name), "%s", info.name);
+		maps[n].id = info.id;
+		maps[n].memlock = memlock;
+		n++;
+	}
+	if (d)
+		closedir(d);
+	return n;
+}
+
+static bool map_was_there(const struct map_mem *before, int nb, uint32_t id)
+{
+	for (int i = 0; i < nb; i++)
+		if (before[i].id == id)
+			return true;
+	return false;
+}
+
+static int cmp_mem(const void *a, const void *b)
+{
+	uint64_t x = ((const struct map_mem *)a)->memlock, y = ((const struct map_mem *)b)->memlock;
+
+	return x < y ? 1 : x > y ? -1 : 0;
+}
+
+/*
+ * @n fds, each its own open of /dev/null, in as few processes as the hard
+ * RLIMIT_NOFILE allows (raising it needs CAP_SYS_RESOURCE): a root and its
+ * children, parked until the group is killed.
+ */
+static pid_t start_fd_holders(int n, int *nprocs)
+{
+	struct rlimit rl;
+	int ready[2], per;
+	pid_t root;
+	char c = 'r';
+
+	getrlimit(RLIMIT_NOFILE, &rl);
+	rl.rlim_cur = rl.rlim_max = (rlim_t)n + 64;
+	if (setrlimit(RLIMIT_NOFILE, &rl))
+		getrlimit(RLIMIT_NOFILE, &rl);
+	per = (int)rl.rlim_max - 64;
+	if (per < 1)
+		return -1;
+	*nprocs = (n + per - 1) / per;
+	if (pipe(ready))
+		return -1;
+	root = fork();
+	if (root == 0) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+		setpgid(0, 0);
+		close(ready[0]);
+		/* children first, so nobody inherits anybody's fds; process p opens share p */
+		int me = 0;
+
+		for (int p = 1; p < *nprocs && !me; p++)
+			if (fork() == 0)
+				me = p;
+		for (int i = 0; i < per && me * per + i < n; i++)
+			if (open("/dev/null", O_RDONLY) < 0)
+				break;
+		if (write(ready[1], &c, 1) != 1)
+			_exit(1);
+		for (;;)
+			pause();
+	}
+	close(ready[1]);
+	for (int p = 0; root > 0 && p < *nprocs; p++)
+		if (read(ready[0], &c, 1) != 1) {
+			kill(-root, SIGKILL);
+			waitpid(root, NULL, 0);
+			root = -1;
+		}
+	close(ready[0]);
+	return root;
+}
+
+static void bench_memory(int nfds)
+{
+	struct map_mem before[64], after[64], ours[64];
+	struct kt_tracer tr;
+	size_t heap_full, heap_empty;
+	uint64_t kern = 0, ring = 0, tracked;
+	int nb, na, no = 0, nprocs = 0, r;
+	double user_b, kern_b;
+	pid_t holders = start_fd_holders(nfds, &nprocs);
+
+	printf("Memory per tracked fd: the tracer on %d fds, each its own open of /dev/null\n"
+	       "kept with its path as `kcmptrace trace` keeps it.  userspace: the heap its live\n"
+	       "state holds (mallinfo2, measured by freeing it); kernel: memlock of the BPF maps\n"
+	       "the tracer created (/proc/self/fdinfo).\n\n",
+	       nfds);
+	if (holders < 0) {
+		printf("  failed: could not open %d fds\n\n", nfds);
+		return;
+	}
+	nb = map_memlock(before, 64);
+	r = tracer_begin(&tr, holders, NULL);
+	if (!r)
+		r = tracer_settle(&tr);
+	if (r) {
+		printf("  failed: %s\n\n", strerror(-r));
+		tracer_stop(&tr);
+		kill(-holders, SIGKILL);
+		waitpid(holders, NULL, 0);
+		return;
+	}
+	na = map_memlock(after, 64);
+	for (int i = 0; i < na; i++)
+		if (!map_was_there(before, nb, after[i].id)) {
+			ours[no++] = after[i];
+			kern += after[i].memlock;
+			if (!strcmp(after[i].name, "events"))
+				ring += after[i].memlock;
+		}
+	qsort(ours, (size_t)no, sizeof(ours[0]), cmp_mem);
+	tracked = tr.st.nfds;
+	heap_full = heap_bytes();
+	live_free(&tr.st);
+	live_init(&tr.st);
+	heap_empty = heap_bytes();
+	tracer_stop(&tr);
+	kill(-holders, SIGKILL);
+	waitpid(holders, NULL, 0);
+
+	if (!tracked) {
+		printf("  failed: no fd tracked\n\n");
+		return;
+	}
+	user_b = (double)(heap_full - heap_empty) / (double)tracked;
+	kern_b = (double)kern / (double)tracked;
+	printf("| %-21s | %-21s | %-21s | %-21s | %-14s |\n", "tracked fds (procs)",
+	       "userspace live state", "kernel maps", "total", "<= 200 B/fd");
+	printf("|-----------------------|-----------------------|-----------------------|"
+	       "-----------------------|----------------|\n");
+	printf("| %12llu (%6d) | %7.1f MiB %5.0f B/fd | %7.1f MiB %5.0f B/fd | %7.1f MiB %5.0f "
+	       "B/fd "
+	       "| %-14s |\n",
+	       (unsigned long long)tracked, nprocs, (double)(heap_full - heap_empty) / 1048576.0,
+	       user_b, (double)kern / 1048576.0, kern_b,
+	       (double)(heap_full - heap_empty + kern) / 1048576.0, user_b + kern_b,
+	       pass(user_b + kern_b <= TARGET_BYTES_PER_FD));
+	printf("  userspace alone: %.0f B/fd %s.  The kernel maps do not grow with fds: a fixed\n"
+	       "  %.1f MiB, of which the ring buffer (-B, default %u MiB) is %.1f MiB; largest:",
+	       user_b, pass(user_b <= TARGET_BYTES_PER_FD), (double)kern / 1048576.0,
+	       DEFAULT_RINGBUF >> 20, (double)ring / 1048576.0);
+	for (int i = 0; i < no && i < 5; i++)
+		printf("%s %s %.2f MiB", i ? "," : "", ours[i].name,
+		       (double)ours[i].memlock / 1048576.0);
+	printf(".\n\n");
+}
+
+/* ---- main ---- */
+
+static void header(void)
+{
+	struct utsname u;
+	char model[128] = "?", line[256];
+	FILE *f = fopen("/proc/cpuinfo", "r");
+	double load[3] = { 0 };
+
+	while (f && fgets(line, sizeof(line), f))
+		if (!strncmp(line, "model name", 10) && strchr(line, ':')) {
+			snprintf(model, sizeof(model), "%s", strchr(line, ':') + 2);
+			model[strcspn(model, "\n")] = '\0';
+			break;
+		}
+	if (f)
+		fclose(f);
+	uname(&u);
+	getloadavg(load, 3);
+	printf("kcmptrace live-tracing benchmark%s\n", quick ? " (--quick)" : "");
+	printf("machine: Linux %s %s, nproc %ld, %s; load average %.2f at start\n", u.release,
+	       u.machine, sysconf(_SC_NPROCESSORS_ONLN), model, load[0]);
+	printf("targets: traced overhead within %.1fx of the floor's; build slowdown <= %.0f%%;\n"
+	       "         no lost events at %dk events/s with the default %u MiB ring buffer;\n"
+	       "         <= %.0f bytes per tracked fd\n\n",
+	       TARGET_OVERHEAD, (TARGET_BUILD_SLOWDOWN - 1) * 100, LOSS_RATE / 1000,
+	       DEFAULT_RINGBUF >> 20, TARGET_BYTES_PER_FD);
+}
+
+static bool want(const char *only, const char *part)
+{
+	return !only || strstr(only, part);
+}
+
+int main(int argc, char **argv)
+{
+	struct wl_result res[4];
+	const char *only = NULL;
+	uint64_t t0 = now_ns();
+	int n = 0;
+
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--quick")) {
+			quick = true;
+		} else if (!strcmp(argv[i], "--only") && i + 1 < argc) {
+			only = argv[++i];
+		} else {
+			fprintf(stderr, "usage: bench_trace [--quick] "
+					"[--only open,dup,fork,build,loss,memory]\n");
+			return 2;
+		}
+	}
+	if (geteuid() != 0) {
+		fprintf(stderr, "bench_trace: must run as root\n");
+		return 1;
+	}
+	reps = quick ? 3 : 5;
+	signal(SIGPIPE, SIG_IGN);
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	header();
+	if (want(only, "open"))
+		run_workload(&res[n++], W_OPEN, quick ? 0.05 : 0.15);
+	if (want(only, "dup"))
+		run_workload(&res[n++], W_DUP, quick ? 0.05 : 0.15);
+	if (want(only, "fork"))
+		run_workload(&res[n++], W_FORK, quick ? 0.1 : 0.3);
+	if (want(only, "build")) {
+		if (!setup_build()) {
+			printf("(build: %d files of user/*.c, copied to %s)\n\n", build_files,
+			       build_dir);
+			run_workload(&res[n++], W_BUILD, 0);
+		} else {
+			fprintf(stderr, "bench_trace: cannot set up the build workload\n");
+		}
+		remove_build();
+	}
+	if (n) {
+		print_times(res, n);
+		print_ratios(res, n);
+	}
+	if (want(only, "loss"))
+		bench_loss(quick ? 1.0 : 2.0);
+	if (want(only, "memory"))
+		bench_memory(MEM_FDS);
+	if (runs_foreign)
+		printf("WARNING: in %d of %d runs another tracer had BPF tracing links attached "
+		       "on\n"
+		       "this machine: every condition, untraced included, paid for its hooks.\n\n",
+		       runs_foreign, runs_total);
+	printf("total bench time %.0f s\n", (double)(now_ns() - t0) / 1e9);
+	return 0;
+}
