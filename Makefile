@@ -77,6 +77,7 @@ test: deps all
 bench: deps all
 	./$(OUT)/bench/bench_snapshot
 	./$(OUT)/bench/bench_trace
+	./$(OUT)/bench/bench_daemon
 
 # Sanitized build in its own output dir; any finding aborts the program,
 # so the test run counts it as a failure.
