@@ -469,6 +469,13 @@ int tracer_poll(struct kt_tracer *tr, int timeout_ms)
 
 	if (r < 0 && r != -EINTR)
 		return r;
+	/*
+	 * The kernel side wakes us at most once a millisecond (see submit() in
+	 * bpf/trace.bpf.c): what came after the last wakeup is read here.
+	 */
+	r = ring_buffer__consume(tr->rb);
+	if (r < 0)
+		return r;
 	r = repair_lost(tr);
 	if (!r)
 		r = run_pending(tr);
