@@ -61,6 +61,18 @@ check "json_file/only_the_file" [ "$(ls -A "$tmp/outdir")" = snap.json ]
 check "json_file/valid_json" python3 -c "import json,sys; d=json.load(open(sys.argv[1])); assert d['schema']=='kcmptrace-snapshot' and d['version']==1 and d['tasks']" "$tmp/outdir/snap.json"
 check "json_file/has_stats" python3 -c "import json,sys; d=json.load(open(sys.argv[1])); assert d['stats']['kinds']['file']['kcmp_calls'] >= 0" "$tmp/outdir/snap.json"
 
+# a device is written in place, never replaced by a regular file
+mknod "$tmp/null" c 1 3
+run snapshot -t $$ --json -o "$tmp/null"
+check "device_output/exit_0" status_is 0
+check "device_output/still_a_device" [ -c "$tmp/null" ]
+check "device_output/no_temporary" [ "$(ls "$tmp" | grep -c '^null')" = 1 ]
+# through a symlink the file it names is replaced, and the link stays
+ln -s "$tmp/outdir/snap.json" "$tmp/link.json"
+run snapshot -t $$ --json -o "$tmp/link.json"
+check "symlink_output/link_kept" [ -L "$tmp/link.json" ]
+check "symlink_output/file_written" grep -q kcmptrace-snapshot "$tmp/outdir/snap.json"
+
 # ---- no output carries a kernel address ----
 "$KT" snapshot --stats >"$tmp/all.txt" 2>&1
 "$KT" snapshot --json --stats >>"$tmp/all.txt" 2>&1

@@ -7,8 +7,31 @@
 #include <sys/stat.h>
 #include "outfile.h"
 
+/*
+ * A device or a pipe (-o /dev/null, -o /dev/stdout) is written in place:
+ * renaming a file over it would replace the device node.
+ */
+static int open_direct(struct kt_outfile *o, const char *path)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC | O_NOCTTY);
+
+	if (fd < 0)
+		return -errno;
+	o->direct = true;
+	o->f = fdopen(fd, "w");
+	if (!o->f) {
+		int r = -errno;
+
+		close(fd);
+		return r;
+	}
+	return 0;
+}
+
 int outfile_open(struct kt_outfile *o, const char *path)
 {
+	char real[PATH_MAX];
+	struct stat st;
 	int fd;
 
 	memset(o, 0, sizeof(*o));
@@ -16,6 +39,11 @@ int outfile_open(struct kt_outfile *o, const char *path)
 		o->f = stdout;
 		return 0;
 	}
+	if (!stat(path, &st) && !S_ISREG(st.st_mode))
+		return open_direct(o, path);
+	/* through a symlink: replace the file it names, not the link */
+	if (realpath(path, real))
+		path = real;
 	if ((size_t)snprintf(o->tmp, sizeof(o->tmp), "%s.XXXXXX", path) >= sizeof(o->tmp))
 		return -ENAMETOOLONG;
 	snprintf(o->path, sizeof(o->path), "%s", path);
@@ -40,6 +68,11 @@ int outfile_commit(struct kt_outfile *o)
 
 	if (o->f == stdout)
 		return fflush(stdout) ? -errno : 0;
+	if (o->direct) {
+		r = fclose(o->f) ? -errno : 0;
+		o->f = NULL;
+		return r;
+	}
 	if (fflush(o->f) || fsync(fileno(o->f)))
 		r = -errno;
 	if (fclose(o->f) && !r)
@@ -58,5 +91,6 @@ void outfile_abort(struct kt_outfile *o)
 		return;
 	fclose(o->f);
 	o->f = NULL;
-	unlink(o->tmp);
+	if (!o->direct)
+		unlink(o->tmp);
 }
