@@ -8,6 +8,7 @@
 int cmd_snapshot(int argc, char **argv);
 int cmd_trace(int argc, char **argv);
 int cmd_daemon(int argc, char **argv);
+int cmd_diff(int argc, char **argv);
 
 /* "16M", "4096": a ring buffer size, a power of two from 4K to 1G; 0 or -1. */
 int parse_ringbuf_size(const char *s, size_t *out);

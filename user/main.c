@@ -11,7 +11,8 @@ static void usage(FILE *f)
 	      "Commands:\n"
 	      "  snapshot   one cold snapshot of who shares what (the default)\n"
 	      "  trace      keep it current while the target runs; a line per change\n"
-	      "  daemon     keep it warm and serve verified snapshots on a Unix socket\n\n"
+	      "  daemon     keep it warm and serve verified snapshots on a Unix socket\n"
+	      "  diff       what appeared, disappeared or changed between two JSON snapshots\n\n"
 	      "Run 'kcmptrace COMMAND --help' for a command's options.\n",
 	      f);
 }
@@ -31,6 +32,8 @@ int main(int argc, char **argv)
 		return cmd_trace(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "daemon"))
 		return cmd_daemon(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "diff"))
+		return cmd_diff(argc - 1, argv + 1);
 	kt_err("unknown command '%s' (try --help)", argv[1]);
 	return KT_EXIT_USAGE;
 }
