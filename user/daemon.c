@@ -49,6 +49,7 @@ struct daemon {
 	int nclients;
 	uint64_t served, refused, dropped_clients, started_ns;
 	struct live_json_cache jc; /* pieces of the last answer, reused while current */
+	uint64_t last_verify_ns, last_serialize_ns;
 };
 
 static volatile sig_atomic_t stop_requested;
@@ -121,6 +122,11 @@ static char *stats_answer(struct daemon *d, bool health, size_t *len)
 		kv_int(g, "refused", (long long)d->refused);
 		kv_int(g, "clients_gone", (long long)d->dropped_clients);
 		kv_int(g, "uptime_ms", (long long)((now - d->started_ns) / 1000000));
+		/* where the last snapshot's time went, and how much JSON was reused */
+		kv_int(g, "last_verify_us", (long long)(d->last_verify_ns / 1000));
+		kv_int(g, "last_serialize_us", (long long)(d->last_serialize_ns / 1000));
+		kv_int(g, "json_tables_reused", (long long)d->jc.tables_reused);
+		kv_int(g, "json_tables_made", (long long)d->jc.tables_made);
 	}
 	yajl_gen_map_close(g);
 	return gen_take(g, len);
@@ -144,6 +150,17 @@ static int serialize(struct daemon *d, const struct kt_verification *v, char **o
 	return live_json_write(&d->tr.st, &d->jc, &doc, out, len);
 }
 
+/* Make every table's JSON now, so the first client is served as fast as the rest. */
+static void prime_json(struct daemon *d)
+{
+	struct kt_verification v = { .method = "" };
+	char *out = NULL;
+	size_t len;
+
+	if (!serialize(d, &v, &out, &len))
+		free(out);
+}
+
 /*
  * Frozen or not, the cgroup is thawed before the answer is written, on
  * every path: a checkpointer's target must never stay frozen because of us.
@@ -152,18 +169,23 @@ static char *snapshot_answer(struct daemon *d, bool freeze, size_t *len)
 {
 	struct kt_verification v = { .frozen = freeze };
 	char *out = NULL, msg[512];
+	uint64_t t0, t1;
 	int r = 0;
 
 	if (freeze && !d->can_freeze)
 		return error_answer(d->freeze_why, len);
 	if (freeze)
 		r = cgroup_freeze(d->freeze_dir);
+	t0 = kt_now_ns();
 	if (!r)
 		r = tracer_verify(&d->tr, &v);
 	if (!r && freeze && getenv("KCMPTRACE_TEST_FAIL_FROZEN"))
 		r = -EIO; /* test hook: an error while frozen */
+	t1 = kt_now_ns();
 	if (!r)
 		r = serialize(d, &v, &out, len);
+	d->last_verify_ns = t1 - t0;
+	d->last_serialize_ns = kt_now_ns() - t1;
 	if (freeze)
 		cgroup_thaw(d->freeze_dir);
 	if (r) {
@@ -429,6 +451,7 @@ int daemon_run(const struct kt_target *t, const struct kt_daemon_opts *o)
 	if (r) {
 		kt_err("cannot trace: %s", *why ? why : strerror(-r));
 	} else {
+		prime_json(d);
 		kt_err("serving %s on %s: %zu tasks, %llu fds", d->desc, o->socket_path,
 		       d->tr.st.tasks.len, (unsigned long long)d->tr.st.nfds);
 		loop(d);

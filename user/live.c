@@ -96,7 +96,18 @@ static void repair(struct live_state *st, int kind, struct kid_entry *e)
 	kid_remove(&st->tree[kind], e);
 	obj->e = NULL;
 	st->id_epoch++;
-	st->version++;
+	st->shared_version++;
+}
+
+/*
+ * Sharing changes when a shared object gains or loses a holder, or a task
+ * changes hands (it may be the reader that names a table's fds); an
+ * unshared fd opened and closed again leaves it as it was.
+ */
+static void note_holders_change(struct live_state *st, int kind, const struct live_obj *obj)
+{
+	if (kind != KT_FILE || obj->nholders >= 2)
+		st->shared_version++;
 }
 
 /* Link @h to the object its key names.  -ESRCH: the holder itself is gone. */
@@ -117,6 +128,7 @@ static int attach(struct live_state *st, int kind, struct live_hold *h)
 				return -ENOMEM;
 			}
 			link_hold(obj, h);
+			note_holders_change(st, kind, obj);
 			return 0;
 		}
 		if (r != -ESRCH && r != -EBADF && r != -EPERM && r != -EACCES)
@@ -169,6 +181,7 @@ static void detach(struct live_state *st, int kind, struct live_hold *h)
 	struct live_obj *obj = h->obj;
 	struct kid_key key = hold_key(h, kind);
 
+	note_holders_change(st, kind, obj);
 	unlink_hold(h);
 	if (!obj->nholders) {
 		if (obj->e)
@@ -198,7 +211,6 @@ void live_task_remove(struct live_state *st, uint32_t tid)
 
 	if (!t)
 		return;
-	st->version++;
 	for (int k = KT_VM; k < KT_NR_KINDS; k++)
 		if (t->hold[k].obj)
 			detach(st, k, &t->hold[k]);
@@ -223,7 +235,6 @@ int live_task_update(struct live_state *st, const struct kt_task_rec *rec, bool 
 	int r = 0;
 
 	*new_table = false;
-	st->version++;
 	if (!t) {
 		t = calloc(1, sizeof(*t));
 		if (!t || u32map_put(&st->tasks, rec->tid, t)) {
@@ -283,7 +294,6 @@ static void clear_slot(struct live_state *st, struct live_table *t, int fd)
 {
 	if ((uint32_t)fd < t->nslots && t->slot[fd]) {
 		t->json.valid = false;
-		st->version++;
 		fd_free(st, t->slot[fd]);
 		t->slot[fd] = NULL;
 		t->nfds--;
@@ -302,7 +312,6 @@ static int fill_slot(struct live_state *st, struct live_table *t, const struct k
 	if (!f)
 		return -ENOMEM;
 	t->json.valid = false;
-	st->version++;
 	f->rec = *rec;
 	f->table = t;
 	f->path = path && *path ? strdup(path) : NULL;

@@ -73,7 +73,7 @@ struct live_state {
 	struct u32map tasks; /* tid -> struct live_task */
 	uint64_t nfds;
 	uint64_t dropped; /* changes for holders that were gone before we saw them */
-	uint64_t version; /* bumped by every change: cached output older is stale */
+	uint64_t shared_version; /* bumped by changes to objects with >= 2 holders */
 	uint64_t id_epoch; /* bumped when an object loses its id while held */
 };
 

@@ -229,7 +229,7 @@ static int shared_member(struct live_json_cache *c, const struct live_state *st,
 	struct jw w;
 	int r;
 
-	if (c->shared && c->version == st->version)
+	if (c->shared && c->version == st->shared_version)
 		return 0;
 	m = malloc((o->ntasks + 1) * sizeof(*m));
 	r = m ? jw_init(&w, NULL) : -ENOMEM;
@@ -247,7 +247,7 @@ static int shared_member(struct live_json_cache *c, const struct live_state *st,
 	free(m);
 	free(c->shared);
 	c->shared = jw_take(&w, &c->shared_len, &r);
-	c->version = st->version;
+	c->version = st->shared_version;
 	return c->shared ? 0 : r;
 }
 

@@ -6,7 +6,8 @@
  * Every fd table keeps its fds as JSON (live_frag), remade only when one of
  * them changes, and the "shared" member is kept until the state changes at
  * all.  An answer is then the header, the tasks (few, written fresh), the
- * tables' pieces copied in and the shared member: for 100k quiet fds a
+ * tables' pieces copied in and the shared member (remade only when an
+ * object with two or more holders changed hands): for 100k quiet fds a
  * memcpy of the document instead of 100k objects through the generator.
  *
  * Ids are those of the kcmp trees, stable while an object lives: unique in
@@ -22,7 +23,7 @@
 #include "live.h"
 
 struct live_json_cache {
-	uint64_t version; /* of the state the shared member was made for */
+	uint64_t version; /* live_state.shared_version the shared member was made for */
 	char *shared;
 	size_t shared_len;
 	uint64_t serial; /* answers written */
