@@ -56,7 +56,8 @@ static int parse_args(int argc, char **argv, struct diff_args *a)
 	int opt;
 
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, "jo:h", long_opts, NULL)) != -1) {
+	opterr = 0; /* one line of our own, not getopt's and the usage */
+	while ((opt = getopt_long(argc, argv, ":jo:h", long_opts, NULL)) != -1) {
 		switch (opt) {
 		case 'j':
 			a->json = true;
@@ -67,8 +68,16 @@ static int parse_args(int argc, char **argv, struct diff_args *a)
 		case 'h':
 			usage(stdout);
 			exit(DIFF_SAME);
+		case ':':
+			kt_err("option '%s' needs an argument", argv[optind - 1]);
+			return DIFF_TROUBLE;
 		default:
-			usage(stderr);
+			/* a long option names itself; a short one may sit in a cluster */
+			if (optopt && strncmp(argv[optind - 1], "--", 2))
+				kt_err("bad option '-%c' (try 'kcmptrace diff --help')", optopt);
+			else
+				kt_err("bad option '%s' (try 'kcmptrace diff --help')",
+				       argv[optind - 1]);
 			return DIFF_TROUBLE;
 		}
 	}
