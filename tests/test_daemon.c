@@ -1096,7 +1096,7 @@ static void test_privileges(void)
 	snprintf(regid_opt, sizeof(regid_opt), "--regid=%u", (unsigned)gid);
 	if (!CHECK(!kd_start(&d, "group", NULL,
 			     (const char *[]){ "--tree", root, "--group", gname, NULL }),
-		   tname(g, "group_daemon_started"), kd_tail(&d)))
+		   tname(g, "group_daemon_started"), "%s", kd_tail(&d)))
 		goto out;
 	CHECK(!stat(d.sock, &st) && (st.st_mode & 0777) == 0660 && st.st_gid == gid,
 	      tname(g, "group_socket_0660"), "mode %o gid %u", st.st_mode & 0777, st.st_gid);
@@ -1294,7 +1294,7 @@ static void test_freeze(void)
 	/* 5. an error while frozen (the daemon's test hook) still thaws */
 	if (CHECK(!kd_start(&fail, "freeze-fail", "KCMPTRACE_TEST_FAIL_FROZEN=1",
 			    (const char *[]){ "--cgroup", cg_rel, NULL }),
-		  tname(g, "failing_daemon_started"), kd_tail(&fail))) {
+		  tname(g, "failing_daemon_started"), "%s", kd_tail(&fail))) {
 		events_changed(ino, 0);
 		CHECK(!ask(fail.sock, "snapshot freeze", &raw, &len) && strstr(raw, "\"error\"") &&
 			      strstr(raw, "snapshot failed"),
@@ -1324,7 +1324,7 @@ static void test_freeze(void)
 	/* 6. a target in our own cgroup cannot be frozen: said, never done */
 	snprintf(pid, sizeof(pid), "%d", sentinel);
 	if (CHECK(!kd_start(&tree, "freeze-self", NULL, (const char *[]){ "--tree", pid, NULL }),
-		  tname(g, "own_cgroup_daemon_started"), kd_tail(&tree))) {
+		  tname(g, "own_cgroup_daemon_started"), "%s", kd_tail(&tree))) {
 		CHECK(!ask(tree.sock, "snapshot freeze", &raw, &len) && strstr(raw, "\"error\""),
 		      tname(g, "own_cgroup_refused"), "answer: %.200s", raw ? raw : "(none)");
 		free(raw);
@@ -1465,7 +1465,7 @@ static void test_lifecycle(void)
 
 	/* the target going away ends the daemon too */
 	if (CHECK(!kd_start(&other, "life-target", NULL, (const char *[]){ "--tree", root, NULL }),
-		  tname(g, "second_daemon_started"), kd_tail(&other))) {
+		  tname(g, "second_daemon_started"), "%s", kd_tail(&other))) {
 		wl_stop(&w);
 		status = kd_wait(&other, 5000);
 		CHECK(status == 0, tname(g, "target_exit_ends_daemon"), "status %d: %s", status,
