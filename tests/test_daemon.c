@@ -1337,8 +1337,14 @@ static void test_freeze(void)
 	CHECK(r.status == KT_EXIT_USAGE && file_has(r.err, "cannot freeze"),
 	      tname(g, "daemon_freeze_own_cgroup_exit_2"), "exit %d", r.status);
 
-	CHECK(kd_stop(&d, SIGTERM) == 0, tname(g, "sigterm_exit_0"), "%s", kd_tail(&d));
 	check_thawed(g, "thawed_at_the_end");
+	/* the workload gone and its cgroup removed, the daemon ends by itself */
+	wl_stop(&w);
+	cg_cleanup();
+	r.status = kd_wait(&d, 5000);
+	CHECK(r.status == 0 && file_has(d.log, "the target has exited"),
+	      tname(g, "cgroup_removed_ends_daemon"), "status %d: %s", r.status, kd_tail(&d));
+	kd_stop(&d, SIGTERM);
 stop_wl:
 	wl_stop(&w);
 out:
