@@ -7,7 +7,7 @@ BPFTOOL ?= bpftool
 CC ?= gcc
 ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 
-DEB_PKGS := clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libyajl-dev pkg-config util-linux
+DEB_PKGS := clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libyajl-dev pkg-config util-linux jq
 
 CFLAGS ?= -O2 -g
 WARN := -Wall -Wextra -Werror -Wno-unused-parameter
