@@ -107,8 +107,24 @@ mkdir -p "$tmp/run/kcmptrace/$inst"
 chmod "$(setting RuntimeDirectoryMode)" "$tmp/run/kcmptrace/$inst"
 sock=$tmp/run/kcmptrace/$inst/socket
 
+# capability sets of /proc/PID/status by name (capsh may not be installed)
+cap_names=(chown dac_override dac_read_search fowner fsetid kill setgid setuid setpcap
+	linux_immutable net_bind_service net_broadcast net_admin net_raw ipc_lock ipc_owner
+	sys_module sys_rawio sys_chroot sys_ptrace sys_pacct sys_admin sys_boot sys_nice
+	sys_resource sys_time sys_tty_config mknod lease audit_write audit_control setfcap
+	mac_override mac_admin syslog wake_alarm block_suspend audit_read perfmon bpf
+	checkpoint_restore)
+decode_caps() { # pid, field (CapEff, CapBnd, ...)
+	local hex i out=""
+	hex=$(awk -v f="$2:" '$1 == f { print $2 }' "/proc/$1/status")
+	for ((i = 0; i < 64; i++)); do
+		((0x$hex >> i & 1)) && out+=cap_${cap_names[i]:-$i},
+	done
+	echo "${out%,}"
+}
+
 # the unit's capabilities, as setpriv names them; only those this machine has
-have=$(capsh --decode="$(awk '/^CapBnd/ { print $2 }' /proc/self/status)" | sed 's/.*=//')
+have=$(decode_caps self CapBnd)
 want="" missing=""
 for c in $caps; do
 	c=${c,,}
@@ -132,7 +148,7 @@ start_daemon() { # log file, extra setpriv options, extra daemon options
 	return 1
 }
 sorted() { tr ' ,' '\n' | grep . | sort | tr '\n' ' '; }
-caps_of() { capsh --decode="$(awk "/^$2/ { print \$2 }" "/proc/$1/status")" | sed 's/.*=//' | sorted; }
+caps_of() { decode_caps "$1" "$2" | sorted; }
 same_sharing() { # two snapshot files: the same tasks, fds and grouping
 	python3 - "$1" "$2" <<-'EOF'
 		import json, sys
