@@ -156,7 +156,8 @@ static void join(char *out, size_t len, char **w, size_t n)
 {
 	size_t o = 0;
 
-	qsort(w, n, sizeof(*w), str_cmp);
+	if (n)
+		qsort(w, n, sizeof(*w), str_cmp);
 	out[0] = '\0';
 	if (!n)
 		snprintf(out, len, "-");
@@ -282,8 +283,10 @@ static bool same_lines(const struct lines *got0, const struct lines *want0, char
 		lines_add(&want, "%s", s);
 		free(s);
 	}
-	qsort(got.v, got.n, sizeof(char *), str_cmp);
-	qsort(want.v, want.n, sizeof(char *), str_cmp);
+	if (got.n)
+		qsort(got.v, got.n, sizeof(char *), str_cmp);
+	if (want.n)
+		qsort(want.v, want.n, sizeof(char *), str_cmp);
 	why[0] = '\0';
 	while (i < got.n || j < want.n) {
 		int c = i == got.n ? 1 : j == want.n ? -1 : strcmp(got.v[i], want.v[j]);
@@ -598,8 +601,11 @@ static void expect_diff(const char *name, const struct kt_snapshot *a, const str
 	struct kt_diff d;
 	int rc = diff_compute(&d, a, b);
 
-	if (!CHECK(rc == 0, name, "diff_compute: %s", strerror(-rc)))
+	if (rc) {
+		snprintf(what, sizeof(what), "%s/computed", name);
+		CHECK(rc == 0, what, "diff_compute: %s", strerror(-rc));
 		return;
+	}
 	lines_from(&want, expect, mirrored);
 	diff_lines(&d, r, &got);
 	CHECK(same_lines(&got, &want, why, sizeof(why)) && diff_count(&d) == want.n, name, "%s",
@@ -990,7 +996,9 @@ static const struct change changes[] = {
 		       { "task ~ C comm", "fd - C:4", "fd - C:10", "fd - C:11", "file - S:4 C:4",
 			 "file - S:10 C:10", "file - S:11 C:11" } } } },
 	/* the child's copy of the table: its fds appear, still sharing the files */
-	{ .name = "unshare_files", .setup = "U", .steps = { { 'u', { FORK_FDS, "files - S C" } } } },
+	{ .name = "unshare_fd_table",
+	  .setup = "U",
+	  .steps = { { 'u', { FORK_FDS, "files - S C" } } } },
 	/* pthread_create passes CLONE_SYSVSEM, which gives the process an undo list to share */
 	{ .name = "thread",
 	  .setup = "",
@@ -1056,7 +1064,8 @@ static void run_change(const struct change *ch)
 			thread = val;
 		else if (val)
 			child = val;
-		if (!CHECK(!take(&snaps[nsnaps], sj.pid), what, "snapshot failed"))
+		if (!CHECK(!take(&snaps[nsnaps], sj.pid), tname(what, "snapshot"),
+			   "snapshot failed"))
 			goto out;
 		nsnaps++;
 		/* roles from whichever snapshot has the task */
@@ -1316,7 +1325,7 @@ static void syn_text(void)
 
 	syn_build(&a, ta, fa);
 	syn_build(&b, tb, fb);
-	if (!CHECK(!diff_compute(&d, &a, &b), "syn/text", "diff_compute failed"))
+	if (!CHECK(!diff_compute(&d, &a, &b), "syn/text/computed", "diff_compute failed"))
 		return;
 	text = diff_text(&d);
 	CHECK(text && !strcmp(text, want), "syn/text", "got:\n%s", text ? text : "nothing");

@@ -441,8 +441,10 @@ static void wrong_values(const char *doc, const char *sc)
 		int r;
 
 		snprintf(what, sizeof(what), "wrong_value/%s=%s", b->key, b->value);
-		if (!CHECK(bad != NULL, tname(sc, what), "no \"%s\" to change", b->key))
+		if (!bad) {
+			CHECK(false, tname(sc, what), "no \"%s\" to change", b->key);
 			continue;
+		}
 		r = refuse(bad, strlen(bad), err, sizeof(err));
 		CHECK(r == -EINVAL && positioned(err, &byte) && strstr(err, b->says),
 		      tname(sc, what), "r=%d '%s', want '%s'", r, err, b->says);
@@ -495,8 +497,10 @@ static void edited(const char *doc, const char *sc)
 		int r;
 
 		snprintf(what, sizeof(what), "malformed/%s", e->name);
-		if (!CHECK(bad != NULL, tname(sc, what), "nothing to edit"))
+		if (!bad) {
+			CHECK(false, tname(sc, what), "nothing to edit");
 			continue;
+		}
 		/* "fds[0]: tid ... is not": the id it refers to is the one edited */
 		r = refuse(bad, strlen(bad), err, sizeof(err));
 		CHECK(r == -EINVAL && (e->position ? positioned(err, &byte) : names_element(err)) &&
@@ -689,6 +693,7 @@ int main(int argc, char **argv)
 {
 	for (int i = 0; i < wl_nr_scenarios; i++) {
 		const struct wl_scenario *sc = &wl_scenarios[i];
+		char what[96];
 		struct wl w;
 
 		if (argc > 1 && !strstr(sc->name, argv[1]))
@@ -700,7 +705,8 @@ int main(int argc, char **argv)
 			struct kt_snapshot s;
 			int r = take(&s, w.root, variants[v].genid, variants[v].paths);
 
-			if (!CHECK_CAPABLE(r == 0, tname(sc->name, "snapshot"), strerror(-r)))
+			snprintf(what, sizeof(what), "%s/%s", sc->name, variants[v].name);
+			if (!CHECK_CAPABLE(r == 0, tname(what, "snapshot"), strerror(-r)))
 				continue;
 			round_trip(sc->name, variants[v].name, &s, variants[v].stats);
 			/* the refusals need one document of each size, not every one */
