@@ -25,7 +25,10 @@
  *
  * Tasks and fds are sorted by identity and merged; group holders are
  * related through the matched tasks and fds, with a per-holder group index,
- * so no step compares every holder with every group.
+ * so no step compares every holder with every group: O(n log n) plus the
+ * size of the answer.  The answer is linear in the holders except where a
+ * group of A splits into many groups of B, each listing the holders the
+ * others took as removed (k pieces of a group of m: about k * m holders).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -312,6 +315,32 @@ static struct kt_diff_holder fd_holder(const struct side *sd, uint32_t fd_idx)
 					.task = t };
 }
 
+/*
+ * A holder as diff.h names it: from @sd, but with B's task if B has it
+ * (@other is the side it would be in, NULL when @sd is B).
+ */
+static struct kt_diff_holder holder(const struct side *sd, const struct side *other, int kind,
+				    uint32_t h)
+{
+	struct kt_diff_holder out;
+	const struct kt_task *t;
+	int32_t o;
+
+	if (kind == KT_FILE) {
+		out = fd_holder(sd, h);
+		o = sd->task_other[sd->namer[sd->s->fds[h].task]];
+	} else {
+		t = &sd->s->tasks[h];
+		out = (struct kt_diff_holder){
+			.tid = t->rec.tid, .fd = -1, .start = t->rec.start_ticks, .task = t
+		};
+		o = sd->task_other[h];
+	}
+	if (other && o >= 0)
+		out.task = &other->s->tasks[o];
+	return out;
+}
+
 static uint32_t fd_changes(const struct kt_snapshot *sa, const struct kt_fd *a,
 			   const struct kt_snapshot *sb, const struct kt_fd *b)
 {
@@ -354,8 +383,8 @@ static int match_fds(struct builder *b)
 		int c = !ka ? 1 : !kb ? -1 : fkey_id_cmp(ka, kb);
 
 		if (c < 0) {
-			r = add_fd(b, KT_DIFF_DISAPPEARED, 0, fd_holder(&b->a, ka->idx),
-				   &sa->fds[ka->idx], NULL);
+			r = add_fd(b, KT_DIFF_DISAPPEARED, 0,
+				   holder(&b->a, &b->b, KT_FILE, ka->idx), &sa->fds[ka->idx], NULL);
 			i++;
 		} else if (c > 0) {
 			r = add_fd(b, KT_DIFF_APPEARED, 0, fd_holder(&b->b, kb->idx), NULL,
@@ -425,32 +454,6 @@ static int32_t partner_group(const struct side *from, const struct side *to, int
 	int32_t o = kind == KT_FILE ? from->fd_other[h] : from->task_other[h];
 
 	return o < 0 ? -1 : to->group_of[o];
-}
-
-/*
- * A holder as diff.h names it: from @sd, but with B's task if B has it
- * (@other is the side it would be in, NULL when @sd is B).
- */
-static struct kt_diff_holder holder(const struct side *sd, const struct side *other, int kind,
-				    uint32_t h)
-{
-	struct kt_diff_holder out;
-	const struct kt_task *t;
-	int32_t o;
-
-	if (kind == KT_FILE) {
-		out = fd_holder(sd, h);
-		o = sd->task_other[sd->namer[sd->s->fds[h].task]];
-	} else {
-		t = &sd->s->tasks[h];
-		out = (struct kt_diff_holder){
-			.tid = t->rec.tid, .fd = -1, .start = t->rec.start_ticks, .task = t
-		};
-		o = sd->task_other[h];
-	}
-	if (other && o >= 0)
-		out.task = &other->s->tasks[o];
-	return out;
 }
 
 static int push_holder(struct builder *b, struct kt_diff_holder h)

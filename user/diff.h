@@ -53,7 +53,7 @@ struct kt_diff_holder {
 struct kt_diff_fd {
 	enum kt_diff_op op;
 	uint32_t what;		   /* KT_DF_*, for KT_DIFF_CHANGED */
-	struct kt_diff_holder who; /* the fd's identity: its table's naming task, its number */
+	struct kt_diff_holder who; /* its table's naming task (B's if B has it) and number */
 	const struct kt_fd *a, *b; /* NULL on the side where it is not */
 };
 
