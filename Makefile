@@ -30,7 +30,7 @@ BENCH_PROGS := $(patsubst tests/bench/%.c,$(OUT)/bench/%,$(wildcard tests/bench/
 TEST_LIB_SRCS := $(wildcard tests/lib/*.c)
 
 .SECONDARY: $(BPF_OBJS)
-.PHONY: all run test bench deps vmlinux clean asan asan-test format check-format
+.PHONY: all run test bench deps vmlinux clean install asan asan-test format check-format
 
 # The default target: build, then snapshot this machine.
 run: deps all
@@ -101,6 +101,12 @@ format:
 
 check-format:
 	clang-format --dry-run -Werror $(FORMAT_SRCS)
+
+PREFIX ?= /usr/local
+install: all
+	install -D -m 0755 $(OUT)/kcmptrace $(DESTDIR)$(PREFIX)/bin/kcmptrace
+	install -D -m 0644 contrib/kcmptrace-daemon@.service \
+		$(DESTDIR)/etc/systemd/system/kcmptrace-daemon@.service
 
 clean:
 	rm -rf build build-asan
