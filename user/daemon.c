@@ -140,12 +140,19 @@ static uint64_t realtime_ns(void)
 	return (uint64_t)now.tv_sec * 1000000000ull + (uint64_t)now.tv_nsec;
 }
 
+/* Unknown stays unknown: the JSON has no "path" rather than tracer_fd_path()'s "?". */
+static void resolve_path(struct live_fd *f)
+{
+	tracer_fd_path(f);
+}
+
 static int serialize(struct daemon *d, const struct kt_verification *v, char **out, size_t *len)
 {
 	struct live_json_doc doc = { .target_desc = d->desc,
 				     .taken_at_ns = realtime_ns(),
 				     .lost_events = d->tr.c.lost,
-				     .verification = v };
+				     .verification = v,
+				     .resolve_path = resolve_path };
 
 	return live_json_write(&d->tr.st, &d->jc, &doc, out, len);
 }

@@ -105,7 +105,8 @@ static char *take_inner(struct jw *w, size_t skip_head, size_t skip_tail, size_t
 }
 
 /* The table's fds, as the members of an array: "{...},{...}". */
-static int table_frag(struct live_table *tab, const struct table_ref *ref, uint64_t epoch)
+static int table_frag(struct live_table *tab, const struct table_ref *ref, uint64_t epoch,
+		      void (*resolve_path)(struct live_fd *f))
 {
 	struct live_frag *fr = &tab->json;
 	struct jw w;
@@ -119,8 +120,11 @@ static int table_frag(struct live_table *tab, const struct table_ref *ref, uint6
 		struct live_fd *f = tab->slot[i];
 		uint32_t id = f ? obj_id(f->hold.obj) : 0;
 
-		if (id)
-			json_put_fd(&w, ref->tid, ref->files_id, id, &f->rec, f->path);
+		if (!id)
+			continue;
+		if (!f->path && resolve_path)
+			resolve_path(f); /* once: the table's piece is made after it */
+		json_put_fd(&w, ref->tid, ref->files_id, id, &f->rec, f->path);
 	}
 	jw_close(&w, true);
 	buf = take_inner(&w, 1, 1, &fr->len, &r);
@@ -345,7 +349,7 @@ int live_json_write(struct live_state *st, struct live_json_cache *c,
 			c->tables_reused++;
 			continue;
 		}
-		r = table_frag(o.tables[t].tab, &o.tables[t], st->id_epoch);
+		r = table_frag(o.tables[t].tab, &o.tables[t], st->id_epoch, doc->resolve_path);
 		c->tables_made++;
 	}
 	if (!r)

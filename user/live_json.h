@@ -35,6 +35,8 @@ struct live_json_doc {
 	uint64_t taken_at_ns;
 	uint64_t lost_events;
 	const struct kt_verification *verification; /* NULL: none */
+	/* Resolve the path of an fd that has none yet (an event brought it); may be NULL. */
+	void (*resolve_path)(struct live_fd *f);
 };
 
 void live_json_cache_free(struct live_json_cache *c);
