@@ -4,9 +4,10 @@
  * plus the least an event costs.  On a hit of the same one-lookup filter
  * the sys_exit program reserves a record the size of the tracer's fd event
  * in a ring buffer, stamps it and submits it, waking the reader as the
- * tracer does (at most once a millisecond), and reads nothing else.  What
- * the tracer costs above this is its own logic; what this costs above the
- * floor is the price of reporting anything per syscall at all.
+ * tracer does with its default buffer (at most every 10 ms), and reads
+ * nothing else.  What the tracer costs above this is its own logic; what
+ * this costs above the floor is the price of reporting anything per
+ * syscall at all.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -15,7 +16,7 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
-#define WAKEUP_INTERVAL_NS 1000000ULL
+#define WAKEUP_INTERVAL_NS 10000000ULL
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);

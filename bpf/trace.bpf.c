@@ -113,24 +113,26 @@ static __always_inline void *reserve(__u32 size, __u32 type, __u32 cause, __u32 
 
 /*
  * Waking the reader raises an interrupt on this CPU and wakes a thread on
- * another: several microseconds in a VM, more than the event costs.  With
- * the default (wake when the reader has caught up), a reader that keeps up
- * is woken for every event, which made an open+close four times slower
- * when traced.  So wake it at most once per WAKEUP_INTERVAL_NS, and forced:
- * the default wakes only a reader that has read every earlier record, which
- * after one record without a wakeup it never has.  The reader applies what
- * is in the buffer at the end of every poll, woken or not: an event that no
- * wakeup follows waits at most for the poll's timeout (100 ms for kcmptrace
- * trace and the daemon), and settling reads the buffer directly.
+ * another: in a VM, 25-30 us of this task's CPU time per wakeup, several
+ * times what the event costs.  With the default (wake when the reader has
+ * caught up), a reader that keeps up is woken for every event, which made
+ * an open+close four times slower when traced.  So wake it at most once
+ * per wakeup_interval_ns (set by the loader from the buffer's size), and
+ * forced: the default wakes only a reader that has read every earlier
+ * record, which after one record without a wakeup it never has.  The
+ * reader applies what is in the buffer at the end of every poll, woken or
+ * not: an event that no wakeup follows waits at most for the poll's
+ * timeout (100 ms for kcmptrace trace and the daemon), and settling reads
+ * the buffer directly.
  */
-#define WAKEUP_INTERVAL_NS 1000000ULL
+const volatile __u64 wakeup_interval_ns = 1000000;
 __u64 last_wakeup_ns = 0;
 
 static __always_inline void submit(void *e)
 {
 	__u64 ts = ((struct kt_ev_hdr *)e)->ts_ns;
 
-	if (ts - last_wakeup_ns < WAKEUP_INTERVAL_NS) {
+	if (ts - last_wakeup_ns < wakeup_interval_ns) {
 		bpf_ringbuf_submit(e, BPF_RB_NO_WAKEUP);
 		return;
 	}

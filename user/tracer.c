@@ -392,6 +392,22 @@ static int cold_scan(struct kt_tracer *tr)
 	return rescan(tr, 0, 0, true);
 }
 
+/*
+ * How long the kernel side may go without waking us (submit() in
+ * bpf/trace.bpf.c).  A wakeup costs the traced task 25-30 us in a VM, so
+ * at most 100 a second; but a smaller buffer must be read sooner: events
+ * at 100 MB/s (a million a second, more than we can apply) fill at most a
+ * quarter of it in between.
+ */
+#define MAX_WAKEUP_INTERVAL_NS 10000000ull
+
+static uint64_t wakeup_interval_ns(size_t ringbuf_bytes)
+{
+	uint64_t ns = (uint64_t)ringbuf_bytes * 5 / 2; /* a quarter at 0.1 bytes/ns */
+
+	return ns < MAX_WAKEUP_INTERVAL_NS ? ns : MAX_WAKEUP_INTERVAL_NS;
+}
+
 static int load(struct kt_tracer *tr, const struct kt_target *t, const struct kt_tracer_opts *o,
 		const uint64_t key[2], char *why, size_t why_len)
 {
@@ -413,6 +429,7 @@ static int load(struct kt_tracer *tr, const struct kt_target *t, const struct kt
 	skel->rodata->target_pidns_level = t->pidns_level;
 	skel->rodata->seccomp_addfd_cmd = (uint32_t)SECCOMP_IOCTL_NOTIF_ADDFD;
 	syscalls_fill_actions((uint8_t *)skel->rodata->sys_action);
+	skel->rodata->wakeup_interval_ns = wakeup_interval_ns(o->ringbuf_bytes);
 	r = bpf_map__set_max_entries(skel->maps.events, (uint32_t)o->ringbuf_bytes);
 	if (!r)
 		r = trace_bpf__load(skel);
@@ -470,8 +487,8 @@ int tracer_poll(struct kt_tracer *tr, int timeout_ms)
 	if (r < 0 && r != -EINTR)
 		return r;
 	/*
-	 * The kernel side wakes us at most once a millisecond (see submit() in
-	 * bpf/trace.bpf.c): what came after the last wakeup is read here.
+	 * The kernel side wakes us at most every few milliseconds (see submit()
+	 * in bpf/trace.bpf.c): what came after the last wakeup is read here.
 	 */
 	r = ring_buffer__consume(tr->rb);
 	if (r < 0)
