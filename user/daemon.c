@@ -125,8 +125,8 @@ static char *stats_answer(struct daemon *d, bool health, size_t *len)
 		/* where the last snapshot's time went, and how much JSON was reused */
 		kv_int(g, "last_verify_us", (long long)(d->last_verify_ns / 1000));
 		kv_int(g, "last_serialize_us", (long long)(d->last_serialize_ns / 1000));
-		kv_int(g, "json_tables_reused", (long long)d->jc.tables_reused);
-		kv_int(g, "json_tables_made", (long long)d->jc.tables_made);
+		kv_int(g, "json_pieces_kept", (long long)d->jc.pieces_kept);
+		kv_int(g, "json_pieces_made", (long long)d->jc.pieces_made);
 	}
 	yajl_gen_map_close(g);
 	return gen_take(g, len);

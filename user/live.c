@@ -157,7 +157,9 @@ static void table_free(struct live_state *st, struct live_table *t)
 		if (t->slot[i])
 			fd_free(st, t->slot[i]);
 	free(t->slot);
-	free(t->json.buf);
+	for (uint32_t i = 0; i < t->json.npieces; i++)
+		free(t->json.pieces[i].buf);
+	free(t->json.pieces);
 	free(t);
 }
 
@@ -293,7 +295,7 @@ static int grow_slots(struct live_table *t, uint32_t fd)
 static void clear_slot(struct live_state *st, struct live_table *t, int fd)
 {
 	if ((uint32_t)fd < t->nslots && t->slot[fd]) {
-		t->json.valid = false;
+		live_frag_stale(&t->json, fd);
 		fd_free(st, t->slot[fd]);
 		t->slot[fd] = NULL;
 		t->nfds--;
@@ -311,7 +313,7 @@ static int fill_slot(struct live_state *st, struct live_table *t, const struct k
 	f = calloc(1, sizeof(*f));
 	if (!f)
 		return -ENOMEM;
-	t->json.valid = false;
+	live_frag_stale(&t->json, rec->fd);
 	f->rec = *rec;
 	f->table = t;
 	f->path = path && *path ? strdup(path) : NULL;
@@ -364,7 +366,7 @@ int live_table_replace(struct live_state *st, uint32_t tid, const struct kt_snap
 			/* the same held object (see unchanged()): refresh what moves */
 			if (memcmp(&cur->rec, &f->rec, sizeof(f->rec))) {
 				cur->rec = f->rec;
-				t->json.valid = false;
+				live_frag_stale(&t->json, f->rec.fd);
 			}
 			continue;
 		}
@@ -380,7 +382,7 @@ int live_table_replace(struct live_state *st, uint32_t tid, const struct kt_snap
 
 void live_fd_path_changed(struct live_fd *f)
 {
-	f->table->json.valid = false;
+	live_frag_stale(&f->table->json, f->rec.fd);
 }
 
 uint32_t live_obj_id(const struct live_hold *h)

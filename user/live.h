@@ -46,18 +46,35 @@ struct live_fd {
 };
 
 /*
- * A table's fds as JSON, kept between daemon answers (live_json.c): valid
- * while no fd of the table changed and it was made for the same reader,
- * table id and id epoch.
+ * A table's fds as JSON, kept between daemon answers (live_json.c) in
+ * pieces of LIVE_PIECE_SLOTS slots, so that one busy fd remakes one piece.
+ * The pieces hold while they were made for the same reader, table id and
+ * id epoch; each is remade when an fd in its range changes.
  */
-struct live_frag {
-	char *buf;
+#define LIVE_PIECE_SLOTS 256
+
+struct live_piece {
+	char *buf; /* "{...},{...}": the members of the fds array */
 	size_t len;
+	bool valid;
+};
+
+struct live_frag {
+	struct live_piece *pieces; /* [i] covers slots i * LIVE_PIECE_SLOTS... */
+	uint32_t npieces;
 	uint32_t tid, files_id;
 	uint64_t epoch;
-	bool valid;
+	bool valid; /* tid, files_id and epoch say what the pieces were made for */
 	uint64_t seen; /* scratch for the writer */
 };
+
+static inline void live_frag_stale(struct live_frag *fr, int fd)
+{
+	uint32_t i = (uint32_t)fd / LIVE_PIECE_SLOTS;
+
+	if (i < fr->npieces)
+		fr->pieces[i].valid = false;
+}
 
 struct live_table {
 	struct live_fd **slot; /* by fd number */

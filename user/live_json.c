@@ -104,47 +104,78 @@ static char *take_inner(struct jw *w, size_t skip_head, size_t skip_tail, size_t
 	return buf;
 }
 
-/* The table's fds, as the members of an array: "{...},{...}". */
-static int table_frag(struct live_table *tab, const struct table_ref *ref, uint64_t epoch,
-		      void (*resolve_path)(struct live_fd *f))
+/* Slots [@first, @end) of the table as the members of an array: "{...},{...}". */
+static int piece_make(struct live_piece *p, struct live_table *tab, const struct table_ref *ref,
+		      uint32_t first, uint32_t end, void (*resolve_path)(struct live_fd *f))
 {
-	struct live_frag *fr = &tab->json;
 	struct jw w;
 	int r = jw_init(&w, NULL);
 	char *buf;
+	size_t len;
 
 	if (r)
 		return r;
 	jw_open(&w, NULL, true);
-	for (uint32_t i = 0; i < tab->nslots; i++) {
+	for (uint32_t i = first; i < end; i++) {
 		struct live_fd *f = tab->slot[i];
 		uint32_t id = f ? obj_id(f->hold.obj) : 0;
 
 		if (!id)
 			continue;
 		if (!f->path && resolve_path)
-			resolve_path(f); /* once: the table's piece is made after it */
+			resolve_path(f); /* once: the piece is made after it */
 		json_put_fd(&w, ref->tid, ref->files_id, id, &f->rec, f->path);
 	}
 	jw_close(&w, true);
-	buf = take_inner(&w, 1, 1, &fr->len, &r);
+	buf = take_inner(&w, 1, 1, &len, &r);
 	if (!buf)
 		return r;
-	free(fr->buf);
-	*fr = (struct live_frag){ .buf = buf,
-				  .len = fr->len,
-				  .tid = ref->tid,
-				  .files_id = ref->files_id,
-				  .epoch = epoch,
-				  .valid = true,
-				  .seen = fr->seen };
+	free(p->buf);
+	*p = (struct live_piece){ .buf = buf, .len = len, .valid = true };
 	return 0;
 }
 
-static bool frag_current(const struct live_frag *fr, const struct table_ref *ref, uint64_t epoch)
+/* Bring the table's pieces up to date; counts what was remade and what kept. */
+static int table_pieces(struct live_table *tab, const struct table_ref *ref, uint64_t epoch,
+			struct live_json_cache *c, void (*resolve_path)(struct live_fd *f))
 {
-	return fr->valid && fr->tid == ref->tid && fr->files_id == ref->files_id &&
-	       fr->epoch == epoch;
+	struct live_frag *fr = &tab->json;
+	uint32_t need = (tab->nslots + LIVE_PIECE_SLOTS - 1) / LIVE_PIECE_SLOTS;
+	int r = 0;
+
+	if (need > fr->npieces) {
+		struct live_piece *p = realloc(fr->pieces, need * sizeof(*p));
+
+		if (!p)
+			return -ENOMEM;
+		memset(p + fr->npieces, 0, (need - fr->npieces) * sizeof(*p));
+		fr->pieces = p;
+		fr->npieces = need;
+	}
+	/* another reader, table id or id epoch: every piece names it */
+	if (!fr->valid || fr->tid != ref->tid || fr->files_id != ref->files_id ||
+	    fr->epoch != epoch) {
+		for (uint32_t i = 0; i < fr->npieces; i++)
+			fr->pieces[i].valid = false;
+		fr->tid = ref->tid;
+		fr->files_id = ref->files_id;
+		fr->epoch = epoch;
+		fr->valid = true;
+	}
+	for (uint32_t i = 0; i < fr->npieces && !r; i++) {
+		uint32_t first = i * LIVE_PIECE_SLOTS, end = first + LIVE_PIECE_SLOTS;
+
+		if (fr->pieces[i].valid) {
+			c->pieces_kept++;
+			continue;
+		}
+		r = piece_make(&fr->pieces[i], tab, ref, first, end < tab->nslots ? end : tab->nslots,
+			       resolve_path);
+		c->pieces_made++;
+	}
+	if (r)
+		fr->valid = false;
+	return r;
 }
 
 /* The objects with two or more of the @n holders in @m, by id; fd < 0: task holders. */
@@ -308,25 +339,29 @@ static int assemble(const struct order *o, const struct live_json_cache *c, cons
 		    size_t head_len, const char *tail, size_t tail_len, char **out, size_t *len)
 {
 	static const char fds_open[] = ",\"fds\":[", fds_close[] = "],\"shared\":";
+	bool first = true;
 	size_t total = head_len + sizeof(fds_open) + sizeof(fds_close) + c->shared_len + tail_len + 1;
 	char *p;
 
 	for (size_t t = 0; t < o->ntables; t++)
-		total += o->tables[t].tab->json.len + 1;
+		for (uint32_t i = 0; i < o->tables[t].tab->json.npieces; i++)
+			total += o->tables[t].tab->json.pieces[i].len + 1;
 	*out = p = malloc(total);
 	if (!p)
 		return -ENOMEM;
 	p = put(p, head, head_len);
 	p = put(p, fds_open, sizeof(fds_open) - 1);
-	for (size_t t = 0, first = 1; t < o->ntables; t++) {
+	for (size_t t = 0; t < o->ntables; t++) {
 		const struct live_frag *fr = &o->tables[t].tab->json;
 
-		if (!fr->len)
-			continue;
-		if (!first)
-			*p++ = ',';
-		first = 0;
-		p = put(p, fr->buf, fr->len);
+		for (uint32_t i = 0; i < fr->npieces; i++) {
+			if (!fr->pieces[i].len)
+				continue;
+			if (!first)
+				*p++ = ',';
+			first = false;
+			p = put(p, fr->pieces[i].buf, fr->pieces[i].len);
+		}
 	}
 	p = put(p, fds_close, sizeof(fds_close) - 1);
 	p = put(p, c->shared, c->shared_len);
@@ -344,14 +379,8 @@ int live_json_write(struct live_state *st, struct live_json_cache *c,
 	struct order o;
 	int r = order_build(&o, st, ++c->serial);
 
-	for (size_t t = 0; !r && t < o.ntables; t++) {
-		if (frag_current(&o.tables[t].tab->json, &o.tables[t], st->id_epoch)) {
-			c->tables_reused++;
-			continue;
-		}
-		r = table_frag(o.tables[t].tab, &o.tables[t], st->id_epoch, doc->resolve_path);
-		c->tables_made++;
-	}
+	for (size_t t = 0; !r && t < o.ntables; t++)
+		r = table_pieces(o.tables[t].tab, &o.tables[t], st->id_epoch, c, doc->resolve_path);
 	if (!r)
 		r = shared_member(c, st, &o);
 	if (!r)

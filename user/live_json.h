@@ -3,12 +3,12 @@
  * The daemon's JSON writer: a snapshot document straight from the live
  * state, without building a kt_snapshot, re-encoding only what changed.
  *
- * Every fd table keeps its fds as JSON (live_frag), remade only when one of
- * them changes, and the "shared" member is kept until the state changes at
- * all.  An answer is then the header, the tasks (few, written fresh), the
- * tables' pieces copied in and the shared member (remade only when an
- * object with two or more holders changed hands): for 100k quiet fds a
- * memcpy of the document instead of 100k objects through the generator.
+ * Every fd table keeps its fds as JSON (live_frag) in pieces of 256 slots,
+ * each remade only when one of its fds changes; the "shared" member is
+ * remade only when an object with two or more holders changes hands.  An
+ * answer is then the header, the tasks (few, written fresh), the pieces
+ * copied in and the shared member: for 100k quiet fds a memcpy of the
+ * document instead of 100k objects through the generator.
  *
  * Ids are those of the kcmp trees, stable while an object lives: unique in
  * the document as the schema asks, but not dense and not in first-seen
@@ -27,7 +27,7 @@ struct live_json_cache {
 	char *shared;
 	size_t shared_len;
 	uint64_t serial; /* answers written */
-	uint64_t tables_reused, tables_made;
+	uint64_t pieces_kept, pieces_made; /* of tables' JSON, over all answers */
 };
 
 struct live_json_doc {
