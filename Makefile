@@ -8,6 +8,8 @@ CC ?= gcc
 ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 
 DEB_PKGS := clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libyajl-dev pkg-config util-linux jq
+# for the tests only: the unit file is checked with systemd-analyze, its syscalls with strace
+TEST_PKGS := strace systemd
 
 CFLAGS ?= -O2 -g
 WARN := -Wall -Wextra -Werror -Wno-unused-parameter
@@ -30,7 +32,7 @@ BENCH_PROGS := $(patsubst tests/bench/%.c,$(OUT)/bench/%,$(wildcard tests/bench/
 TEST_LIB_SRCS := $(wildcard tests/lib/*.c)
 
 .SECONDARY: $(BPF_OBJS)
-.PHONY: all run test bench deps vmlinux clean install asan asan-test format check-format
+.PHONY: all run test bench deps test-deps vmlinux clean install asan asan-test format check-format
 
 # The default target: build, then snapshot this machine.
 run: deps all
@@ -40,6 +42,9 @@ all: $(OUT)/kcmptrace $(TEST_PROGS) $(BENCH_PROGS)
 
 deps:
 	@./tests/lib/deps.sh $(DEB_PKGS)
+
+test-deps:
+	@./tests/lib/deps.sh $(TEST_PKGS)
 
 $(OUT) $(OUT)/user $(OUT)/tests $(OUT)/bench:
 	@mkdir -p $@
@@ -71,7 +76,7 @@ $(OUT)/tests/%: tests/%.c $(TEST_LIB_SRCS) $(OUT)/libkcmptrace.a $(HDRS) $(wildc
 $(OUT)/bench/%: tests/bench/%.c $(TEST_LIB_SRCS) $(OUT)/libkcmptrace.a $(HDRS) | $(OUT)/bench
 	$(CC) $(USER_CFLAGS) -Itests/lib $< $(TEST_LIB_SRCS) $(OUT)/libkcmptrace.a $(LDLIBS) -lpthread -o $@
 
-test: deps all
+test: deps test-deps all
 	./tests/run.sh $(OUT)
 
 bench: deps all

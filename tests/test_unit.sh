@@ -80,6 +80,8 @@ if command -v systemd-analyze >/dev/null; then
 		note "systemd-analyze security: exposure $score"
 		check "exposure_below_3" awk -v s="$score" 'BEGIN { exit !(s != "" && s < 3.0) }'
 	fi
+elif [ "${CI:-}" = true ]; then
+	echo "not ok - unit/systemd_analyze: missing tool: systemd-analyze (make test installs it)"
 else
 	note "no systemd-analyze: not verified"
 fi
@@ -273,6 +275,8 @@ for r in (b"stats\n", b"health\n", b"nonsense\n"):
 	check "writes_only_where_allowed" bash -c "! grep -Ev '^(/sys/fs/cgroup/|$tmp/run/|/dev/null$)' '$tmp/written'"
 	grep -Ev "^(/sys/fs/cgroup/|$tmp/run/|/dev/null$)" "$tmp/written" | sed 's/^/#   written: /'
 	check "no_kallsyms_no_home" bash -c "! grep -Eq '\"(/proc/kallsyms|/proc/kcore|/home/|/root/)' '$tmp/daemon.calls'"
+elif [ "${CI:-}" = true ]; then
+	echo "not ok - unit/syscall_audit: missing tool: strace or systemd-analyze (make test installs them)"
 else
 	note "no strace or systemd-analyze: system calls not audited"
 fi
