@@ -8,8 +8,9 @@ CC ?= gcc
 ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 
 DEB_PKGS := clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libyajl-dev pkg-config util-linux jq
-# for the tests only: the unit file is checked with systemd-analyze, its syscalls with strace
-TEST_PKGS := strace systemd
+# for the tests only: the unit file is checked with systemd-analyze, its
+# syscalls with strace; CI checks the formatting with clang-format
+TEST_PKGS := strace systemd clang-format
 
 CFLAGS ?= -O2 -g
 WARN := -Wall -Wextra -Werror -Wno-unused-parameter

@@ -17,6 +17,8 @@ const volatile __u64 genid_key1 = 0;
 const volatile __u32 genid_scheme = KT_GENID_ADDR;
 
 #define ROTL64(x, b) (__u64)(((x) << (b)) | ((x) >> (64 - (b))))
+/* one SipHash half-round per line, as the paper writes it */
+/* clang-format off */
 #define SIPROUND                                                               \
 	do {                                                                   \
 		v0 += v1; v1 = ROTL64(v1, 13); v1 ^= v0; v0 = ROTL64(v0, 32); \
@@ -24,6 +26,7 @@ const volatile __u32 genid_scheme = KT_GENID_ADDR;
 		v0 += v3; v3 = ROTL64(v3, 21); v3 ^= v0;                       \
 		v2 += v1; v1 = ROTL64(v1, 17); v1 ^= v2; v2 = ROTL64(v2, 32); \
 	} while (0)
+/* clang-format on */
 
 static __always_inline __u64 genid_hash(const void *obj)
 {

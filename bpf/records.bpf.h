@@ -97,10 +97,8 @@ static __always_inline void fill_task_rec(struct kt_task_rec *r, struct task_str
 static __always_inline __u16 file_type(__u32 mode, unsigned long magic)
 {
 	switch (magic) {
-	case ANON_INODE_FS_MAGIC:
-		return KT_FT_ANON;
-	case PID_FS_MAGIC:
-		return KT_FT_PIDFD;
+	case ANON_INODE_FS_MAGIC: return KT_FT_ANON;
+	case PID_FS_MAGIC: return KT_FT_PIDFD;
 	}
 	switch (mode & S_IFMT) {
 	case S_IFREG: return KT_FT_REG;

@@ -11,10 +11,10 @@
 #define KT_MAX_TREE_DEPTH 64
 
 const volatile __u32 target_mode = KT_TARGET_ALL;
-const volatile __u32 target_tgid = 0;        /* KT_TARGET_TREE */
-const volatile __u64 target_cgroup_id = 0;   /* KT_TARGET_CGROUP */
+const volatile __u32 target_tgid = 0;	   /* KT_TARGET_TREE */
+const volatile __u64 target_cgroup_id = 0; /* KT_TARGET_CGROUP */
 const volatile __u32 target_cgroup_level = 0;
-const volatile __u32 target_pidns_inum = 0;  /* KT_TARGET_PIDNS */
+const volatile __u32 target_pidns_inum = 0; /* KT_TARGET_PIDNS */
 const volatile __u32 target_pidns_level = 0;
 
 struct {
@@ -65,17 +65,13 @@ static __always_inline bool task_in_target(struct task_struct *t)
 	__u32 tgid;
 
 	switch (target_mode) {
-	case KT_TARGET_ALL:
-		return true;
+	case KT_TARGET_ALL: return true;
 	case KT_TARGET_PIDS:
 		tgid = BPF_CORE_READ(t, tgid);
 		return bpf_map_lookup_elem(&target_pids, &tgid) != NULL;
-	case KT_TARGET_TREE:
-		return in_tree(t);
-	case KT_TARGET_CGROUP:
-		return in_cgroup(t);
-	case KT_TARGET_PIDNS:
-		return in_pidns(t);
+	case KT_TARGET_TREE: return in_tree(t);
+	case KT_TARGET_CGROUP: return in_cgroup(t);
+	case KT_TARGET_PIDNS: return in_pidns(t);
 	}
 	return false;
 }

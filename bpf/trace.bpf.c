@@ -78,13 +78,10 @@ struct {
 static __always_inline bool is_tracked(struct task_struct *t, __u32 tgid)
 {
 	switch (target_mode) {
-	case KT_TARGET_ALL:
-		return !(BPF_CORE_READ(t, flags) & PF_KTHREAD);
+	case KT_TARGET_ALL: return !(BPF_CORE_READ(t, flags) & PF_KTHREAD);
 	case KT_TARGET_PIDS:
-	case KT_TARGET_TREE:
-		return bpf_map_lookup_elem(&tracked, &tgid) != NULL;
-	default:
-		return task_in_target(t);
+	case KT_TARGET_TREE: return bpf_map_lookup_elem(&tracked, &tgid) != NULL;
+	default: return task_in_target(t);
 	}
 }
 
@@ -231,8 +228,7 @@ static __always_inline void refresh_lazy(struct task_struct *t, __u32 nr)
 	emit_task(t, KT_CAUSE_REFRESH, 0, 0, 0, nr);
 }
 
-static __always_inline void emit_pair(struct task_struct *t, __u32 tgid, __u32 nr,
-				      const void *uptr)
+static __always_inline void emit_pair(struct task_struct *t, __u32 tgid, __u32 nr, const void *uptr)
 {
 	int fds[2];
 
@@ -304,16 +300,17 @@ rescan:
 	emit_rescan(tgid, BPF_CORE_READ(t, pid), nr);
 }
 
-static __always_inline void on_recvmmsg(struct task_struct *t, __u32 tgid, __u32 nr,
-					char *vec, long got)
+static __always_inline void on_recvmmsg(struct task_struct *t, __u32 tgid, __u32 nr, char *vec,
+					long got)
 {
 	for (int i = 0; i < MAX_MMSG_CHECKED; i++) {
 		__u64 clen = 0;
 
 		if (i >= got)
 			return;
-		bpf_probe_read_user(&clen, sizeof(clen), vec + i * MMSGHDR_SIZE +
-					  offsetof(struct user_msghdr, msg_controllen));
+		bpf_probe_read_user(&clen, sizeof(clen),
+				    vec + i * MMSGHDR_SIZE +
+					    offsetof(struct user_msghdr, msg_controllen));
 		if (clen)
 			break;
 		if (i == MAX_MMSG_CHECKED - 1 && got == MAX_MMSG_CHECKED)
@@ -356,9 +353,7 @@ int BPF_PROG(trace_sys_exit, struct pt_regs *regs, long ret)
 	if (!is_tracked(t, tgid))
 		return 0;
 	switch (act) {
-	case KT_ACT_FD_RET:
-		emit_slot(t, tgid, nr, (int)ret);
-		break;
+	case KT_ACT_FD_RET: emit_slot(t, tgid, nr, (int)ret); break;
 	case KT_ACT_FD_RET_POS:
 		if (ret > 0)
 			emit_slot(t, tgid, nr, (int)ret);
@@ -367,27 +362,13 @@ int BPF_PROG(trace_sys_exit, struct pt_regs *regs, long ret)
 		if (regs->si == F_DUPFD || regs->si == F_DUPFD_CLOEXEC)
 			emit_slot(t, tgid, nr, (int)ret);
 		break;
-	case KT_ACT_PAIR_ARG0:
-		emit_pair(t, tgid, nr, (void *)regs->di);
-		break;
-	case KT_ACT_PAIR_ARG3:
-		emit_pair(t, tgid, nr, (void *)regs->r10);
-		break;
-	case KT_ACT_CLOSE:
-		emit_slot(t, tgid, nr, (int)regs->di);
-		break;
-	case KT_ACT_CLOSE_RANGE:
-		on_close_range(t, tgid, nr, regs->di, regs->si, regs->dx);
-		break;
-	case KT_ACT_UNSHARE:
-		emit_task(t, KT_CAUSE_UNSHARE, regs->di, 0, 0, nr);
-		break;
-	case KT_ACT_TASK:
-		refresh_lazy(t, nr);
-		break;
-	case KT_ACT_RECVMSG:
-		on_recvmsg(t, tgid, nr, (void *)regs->si);
-		break;
+	case KT_ACT_PAIR_ARG0: emit_pair(t, tgid, nr, (void *)regs->di); break;
+	case KT_ACT_PAIR_ARG3: emit_pair(t, tgid, nr, (void *)regs->r10); break;
+	case KT_ACT_CLOSE: emit_slot(t, tgid, nr, (int)regs->di); break;
+	case KT_ACT_CLOSE_RANGE: on_close_range(t, tgid, nr, regs->di, regs->si, regs->dx); break;
+	case KT_ACT_UNSHARE: emit_task(t, KT_CAUSE_UNSHARE, regs->di, 0, 0, nr); break;
+	case KT_ACT_TASK: refresh_lazy(t, nr); break;
+	case KT_ACT_RECVMSG: on_recvmsg(t, tgid, nr, (void *)regs->si); break;
 	case KT_ACT_RECVMMSG:
 		if (ret > 0)
 			on_recvmmsg(t, tgid, nr, (void *)regs->si, ret);
@@ -413,9 +394,7 @@ int BPF_PROG(trace_sys_exit, struct pt_regs *regs, long ret)
 		else if (ret > 0)
 			emit_slot(t, tgid, nr, (int)ret); /* reads the slot's truth either way */
 		break;
-	case KT_ACT_RESCAN:
-		emit_rescan(tgid, BPF_CORE_READ(t, pid), nr);
-		break;
+	case KT_ACT_RESCAN: emit_rescan(tgid, BPF_CORE_READ(t, pid), nr); break;
 	}
 	return 0;
 }

@@ -49,10 +49,10 @@ enum kt_genid_scheme {
 /* Which tasks a program looks at; checked in the kernel. */
 enum kt_target_mode {
 	KT_TARGET_ALL = 0,
-	KT_TARGET_PIDS = 1,      /* tgid in the target_pids map */
-	KT_TARGET_TREE = 2,      /* tgid is target_tgid or descends from it */
-	KT_TARGET_CGROUP = 3,    /* in cgroup v2 target_cgroup_id or below */
-	KT_TARGET_PIDNS = 4,     /* in pid namespace target_pidns_inum or below */
+	KT_TARGET_PIDS = 1,   /* tgid in the target_pids map */
+	KT_TARGET_TREE = 2,   /* tgid is target_tgid or descends from it */
+	KT_TARGET_CGROUP = 3, /* in cgroup v2 target_cgroup_id or below */
+	KT_TARGET_PIDNS = 4,  /* in pid namespace target_pidns_inum or below */
 };
 
 /* kt_task_rec.flags */
@@ -89,9 +89,9 @@ struct kt_task_rec {
 	unsigned int ppid;
 	unsigned long long start_ticks; /* clock ticks since boot, as /proc/PID/stat field 22 */
 	unsigned long long gen[KT_NR_KINDS]; /* gen[KT_FILE] unused */
-	unsigned int absent;                 /* bit k: object of kind k is absent (NULL) */
-	unsigned int flags;                  /* KT_TASK_* */
-	unsigned int ns[KT_NR_NS];           /* namespace inode numbers, 0 if unknown */
+	unsigned int absent;		     /* bit k: object of kind k is absent (NULL) */
+	unsigned int flags;		     /* KT_TASK_* */
+	unsigned int ns[KT_NR_NS];	     /* namespace inode numbers, 0 if unknown */
 	char comm[KT_COMM_LEN];
 };
 
@@ -107,7 +107,7 @@ struct kt_fd_rec {
 	unsigned long long gen;
 	unsigned long long ino;
 	long long pos;
-	unsigned int dev; /* userspace encoding, as st_dev */
+	unsigned int dev;   /* userspace encoding, as st_dev */
 	unsigned int flags; /* f_flags */
 	unsigned int mode;  /* i_mode */
 	unsigned short ftype;
@@ -119,31 +119,31 @@ struct kt_fd_rec {
 /* What the tracer does at sys_exit of a syscall; userspace fills the table. */
 enum kt_sys_action {
 	KT_ACT_NONE = 0,
-	KT_ACT_FD_RET,      /* the return value is an fd: report its slot */
-	KT_ACT_FD_RET_POS,  /* the same where 0 means success, not fd 0 (bpf, seccomp) */
-	KT_ACT_FCNTL,       /* F_DUPFD and F_DUPFD_CLOEXEC return an fd */
-	KT_ACT_PAIR_ARG0,   /* int[2] at the first argument (pipe, pipe2) */
-	KT_ACT_PAIR_ARG3,   /* int[2] at the fourth argument (socketpair) */
-	KT_ACT_CLOSE,       /* the slot of the first argument */
+	KT_ACT_FD_RET,	   /* the return value is an fd: report its slot */
+	KT_ACT_FD_RET_POS, /* the same where 0 means success, not fd 0 (bpf, seccomp) */
+	KT_ACT_FCNTL,	   /* F_DUPFD and F_DUPFD_CLOEXEC return an fd */
+	KT_ACT_PAIR_ARG0,  /* int[2] at the first argument (pipe, pipe2) */
+	KT_ACT_PAIR_ARG3,  /* int[2] at the fourth argument (socketpair) */
+	KT_ACT_CLOSE,	   /* the slot of the first argument */
 	KT_ACT_CLOSE_RANGE,
-	KT_ACT_UNSHARE,     /* task objects may have changed */
-	KT_ACT_RECVMSG,     /* SCM_RIGHTS in the control message */
+	KT_ACT_UNSHARE, /* task objects may have changed */
+	KT_ACT_RECVMSG, /* SCM_RIGHTS in the control message */
 	KT_ACT_RECVMMSG,
-	KT_ACT_CLONE,       /* CLONE_PIDFD: the pidfd at the third argument */
+	KT_ACT_CLONE, /* CLONE_PIDFD: the pidfd at the third argument */
 	KT_ACT_CLONE3,
-	KT_ACT_IOCTL,       /* some ioctls return fds; seccomp's ADDFD installs elsewhere */
-	KT_ACT_RESCAN,      /* effect not readable at exit (io_uring_enter): rescan the table */
-	KT_ACT_TASK,        /* may create a task object lazily (ioprio_set, semop SEM_UNDO) */
+	KT_ACT_IOCTL,  /* some ioctls return fds; seccomp's ADDFD installs elsewhere */
+	KT_ACT_RESCAN, /* effect not readable at exit (io_uring_enter): rescan the table */
+	KT_ACT_TASK,   /* may create a task object lazily (ioprio_set, semop SEM_UNDO) */
 	KT_ACT_NR,
 };
 
 #define KT_MAX_SYSCALLS 512
 
 enum kt_ev_type {
-	KT_EV_TASK = 1,  /* a task appeared or its objects changed */
-	KT_EV_EXIT,      /* a task exited */
-	KT_EV_FD,        /* an fd slot's state after a syscall */
-	KT_EV_RESCAN,    /* re-read a task's fd table (or every table) */
+	KT_EV_TASK = 1, /* a task appeared or its objects changed */
+	KT_EV_EXIT,	/* a task exited */
+	KT_EV_FD,	/* an fd slot's state after a syscall */
+	KT_EV_RESCAN,	/* re-read a task's fd table (or every table) */
 };
 
 /* Why a task event was sent. */
@@ -156,17 +156,17 @@ enum kt_task_cause {
 };
 
 struct kt_ev_hdr {
-	unsigned int type;  /* enum kt_ev_type */
-	unsigned int cause; /* enum kt_task_cause, or the syscall number */
+	unsigned int type;	  /* enum kt_ev_type */
+	unsigned int cause;	  /* enum kt_task_cause, or the syscall number */
 	unsigned long long ts_ns; /* CLOCK_MONOTONIC */
 };
 
 struct kt_ev_task {
 	struct kt_ev_hdr hdr;
 	unsigned long long clone_flags; /* KT_CAUSE_FORK */
-	unsigned int parent_tid;        /* KT_CAUSE_FORK: who forked */
-	unsigned int old_tid;           /* KT_CAUSE_EXEC: tid before a thread's exec */
-	unsigned int syscall_nr;        /* KT_CAUSE_REFRESH, UNSHARE: the syscall, if any */
+	unsigned int parent_tid;	/* KT_CAUSE_FORK: who forked */
+	unsigned int old_tid;		/* KT_CAUSE_EXEC: tid before a thread's exec */
+	unsigned int syscall_nr;	/* KT_CAUSE_REFRESH, UNSHARE: the syscall, if any */
 	unsigned int pad;
 	struct kt_task_rec rec;
 };

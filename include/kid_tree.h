@@ -29,13 +29,12 @@ struct kid_key {
 /* What a comparator returns, or a negative errno. */
 enum kid_order {
 	KID_EQ = 0,
-	KID_LT = 1,        /* a sorts before b (kcmp's 1) */
-	KID_GT = 2,        /* kcmp's 2 */
+	KID_LT = 1,	   /* a sorts before b (kcmp's 1) */
+	KID_GT = 2,	   /* kcmp's 2 */
 	KID_UNORDERED = 3, /* different, but no order (kcmp's 3) */
 };
 
-typedef int (*kid_cmp_fn)(int type, const struct kid_key *a, const struct kid_key *b,
-			  void *arg);
+typedef int (*kid_cmp_fn)(int type, const struct kid_key *a, const struct kid_key *b, void *arg);
 
 struct kid_stats {
 	uint64_t entries;    /* distinct objects in the tree */
@@ -83,8 +82,8 @@ void kid_tree_destroy(struct kid_tree *t);
  * with the tree unchanged: -ESRCH (task gone), -EBADF (fd closed), -EPERM.
  * -ENOMEM if an insertion could not be allocated.
  */
-int kid_lookup_or_insert(struct kid_tree *t, const struct kid_key *key,
-			 struct kid_entry **out, bool *is_new);
+int kid_lookup_or_insert(struct kid_tree *t, const struct kid_key *key, struct kid_entry **out,
+			 bool *is_new);
 
 /* Drop an object (its last holder went away).  Its id is not reused. */
 void kid_remove(struct kid_tree *t, struct kid_entry *e);

@@ -20,11 +20,10 @@ struct rb_root {
 };
 
 #define RB_ROOT ((struct rb_root){ NULL })
-#define rb_entry(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
+#define rb_entry(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
 
 /* Link @node as the child at @link of @parent; then rb_insert_color(). */
-static inline void rb_link_node(struct rb_node *node, struct rb_node *parent,
-				struct rb_node **link)
+static inline void rb_link_node(struct rb_node *node, struct rb_node *parent, struct rb_node **link)
 {
 	node->parent = parent;
 	node->left = node->right = NULL;

@@ -828,17 +828,13 @@ static bool subject_step(char c, uint32_t *val, bool *quiet)
 	int fd;
 
 	switch (c) {
-	case 'o': /* open a new file */
-		return open(subj_file("c"), O_RDWR) == 5;
-	case 'x': /* close one */
-		return !close(4);
-	case 'd': /* dup one: two fds, one open file */
-		return dup(3) == 5;
+	case 'o': /* open a new file */ return open(subj_file("c"), O_RDWR) == 5;
+	case 'x': /* close one */ return !close(4);
+	case 'd': /* dup one: two fds, one open file */ return dup(3) == 5;
 	case 'r': /* another file in place of fd 3 */
 		fd = open(subj_file("c"), O_RDWR);
 		return fd == 5 && dup2(5, 3) == 3 && !close(5);
-	case 'n': /* new status flags on fd 3 */
-		return !fcntl(3, F_SETFL, O_NONBLOCK);
+	case 'n': /* new status flags on fd 3 */ return !fcntl(3, F_SETFL, O_NONBLOCK);
 	case 'f': /* fork a child that waits */
 		subj_child = fork();
 		if (!subj_child)
@@ -859,8 +855,7 @@ static bool subject_step(char c, uint32_t *val, bool *quiet)
 		}
 		*val = (uint32_t)subj_child;
 		return subj_child > 0;
-	case 'E':
-		return !kill(subj_child, SIGUSR1) && asleep_after_exec(subj_child);
+	case 'E': return !kill(subj_child, SIGUSR1) && asleep_after_exec(subj_child);
 	case 'U': /* a child on our fd table, which unshares it on SIGUSR1 */
 		subj_child = clone(unshare_on_signal, clone_stack + sizeof(clone_stack),
 				   CLONE_FILES | SIGCHLD, NULL);
@@ -876,10 +871,8 @@ static bool subject_step(char c, uint32_t *val, bool *quiet)
 			sched_yield();
 		*val = subj_thread;
 		return true;
-	case 'p':
-		return !prctl(PR_SET_NAME, "kt-renamed");
-	case 's':
-		return !unshare(CLONE_NEWUTS);
+	case 'p': return !prctl(PR_SET_NAME, "kt-renamed");
+	case 's': return !unshare(CLONE_NEWUTS);
 	}
 	return false;
 }

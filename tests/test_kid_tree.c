@@ -27,11 +27,11 @@
 #define MAX_OBJS 4096
 
 struct fake {
-	int obj[MAX_HOLDERS]; /* holder -> object number */
-	int err[MAX_HOLDERS]; /* holder -> errno its kcmp fails with; 0: alive */
+	int obj[MAX_HOLDERS];	/* holder -> object number */
+	int err[MAX_HOLDERS];	/* holder -> errno its kcmp fails with; 0: alive */
 	int unordered_pair_mod; /* pairs with pair_hash % mod == 0 have no order */
-	int unordered_obj_mod;  /* objects with obj % mod == 0 have no order */
-	int force_ret;          /* != 0: return this for every call */
+	int unordered_obj_mod;	/* objects with obj % mod == 0 have no order */
+	int force_ret;		/* != 0: return this for every call */
 	uint64_t calls;
 	uint64_t cross_gen; /* calls across gen_ids: the tree must never make one */
 	uint64_t bad_args;  /* wrong type, arg or holder */
@@ -198,8 +198,8 @@ static void first_subtree_case(int obj_b, bool left, const char *side)
 	if (!CHECK(a && b && a2, name, "a lookup failed"))
 		return;
 	snprintf(name, sizeof(name), "first_subtree_%s_distinct_ids", side);
-	CHECK(a->id == 1 && b->id == 2 && new_a && new_b, name, "ids %u %u new %d %d", a->id,
-	      b->id, new_a, new_b);
+	CHECK(a->id == 1 && b->id == 2 && new_a && new_b, name, "ids %u %u new %d %d", a->id, b->id,
+	      new_a, new_b);
 	snprintf(name, sizeof(name), "first_subtree_%s_linked", side);
 	CHECK((left ? a->sub_node.left : a->sub_node.right) == &b->sub_node &&
 		      b->sub_node.parent == &a->sub_node,
@@ -209,9 +209,8 @@ static void first_subtree_case(int obj_b, bool left, const char *side)
 	      new_a2);
 	snprintf(name, sizeof(name), "first_subtree_%s_stats", side);
 	CHECK(t.stats.entries == 2 && t.stats.collisions == 1 && t.stats.kcmp_calls == 2, name,
-	      "entries %llu collisions %llu kcmp_calls %llu",
-	      (unsigned long long)t.stats.entries, (unsigned long long)t.stats.collisions,
-	      (unsigned long long)t.stats.kcmp_calls);
+	      "entries %llu collisions %llu kcmp_calls %llu", (unsigned long long)t.stats.entries,
+	      (unsigned long long)t.stats.collisions, (unsigned long long)t.stats.kcmp_calls);
 	snprintf(name, sizeof(name), "first_subtree_%s_kcmp_calls_counted", side);
 	check_stats_agree(&t, name);
 	kid_tree_destroy(&t);
@@ -253,20 +252,22 @@ static void test_dense_ids(void)
 	kid_tree_destroy(&t);
 }
 
-enum gen_mode { GEN_MOD7, GEN_ZERO, GEN_HASHED, GEN_UNIQUE };
+enum gen_mode {
+	GEN_MOD7,
+	GEN_ZERO,
+	GEN_HASHED,
+	GEN_UNIQUE
+};
 
 static uint64_t gen_of(enum gen_mode m, int obj)
 {
 	switch (m) {
-	case GEN_MOD7:
-		return obj % 7;
-	case GEN_ZERO:
-		return 0; /* what CRIU uses for task objects: kcmp does everything */
+	case GEN_MOD7: return obj % 7;
+	case GEN_ZERO: return 0; /* what CRIU uses for task objects: kcmp does everything */
 	case GEN_HASHED:
 		/* Shared by unrelated objects; high bits test 64-bit compares. */
 		return (mix(obj) % 61) << 40 | 0xabc;
-	case GEN_UNIQUE:
-		return (uint64_t)addr_of(obj) << 32 | (uint32_t)obj;
+	case GEN_UNIQUE: return (uint64_t)addr_of(obj) << 32 | (uint32_t)obj;
 	}
 	return 0;
 }
@@ -352,7 +353,7 @@ static void run_model(const struct model_run *m)
 	ngens = distinct_gens(m, id_of);
 	snprintf(name, sizeof(name), "%s_stats", m->name);
 	CHECK(t.stats.entries == (uint64_t)distinct &&
-	      t.stats.collisions == (uint64_t)(distinct - ngens) && !t.stats.errors,
+		      t.stats.collisions == (uint64_t)(distinct - ngens) && !t.stats.errors,
 	      name, "entries %llu collisions %llu errors %llu; want %d objects, %d gens",
 	      (unsigned long long)t.stats.entries, (unsigned long long)t.stats.collisions,
 	      (unsigned long long)t.stats.errors, distinct, ngens);
@@ -424,12 +425,10 @@ static void test_unordered_not_less(void)
 	if (!a || !b)
 		return;
 	CHECK(b->unordered && !a->unordered && !a->sub_node.left && !a->sub_node.right,
-	      "unordered_not_linked_as_less_or_greater",
-	      "b->unordered %d, a has children %p %p", b->unordered, (void *)a->sub_node.left,
-	      (void *)a->sub_node.right);
+	      "unordered_not_linked_as_less_or_greater", "b->unordered %d, a has children %p %p",
+	      b->unordered, (void *)a->sub_node.left, (void *)a->sub_node.right);
 	a2 = must_lookup(&t, 2, 0, &is_new);
-	CHECK(a2 == a && !is_new, "unordered_equal_found_in_subtree", "got %u",
-	      a2 ? a2->id : 0);
+	CHECK(a2 == a && !is_new, "unordered_equal_found_in_subtree", "got %u", a2 ? a2->id : 0);
 	b2 = must_lookup(&t, 3, 0, &is_new);
 	CHECK(b2 == b && !is_new, "unordered_equal_found_in_list", "got %u", b2 ? b2->id : 0);
 	c = must_lookup(&t, 4, 0, &is_new);
@@ -514,8 +513,8 @@ static void check_failed_lookup(struct small *s, int h, int want, const char *na
 
 	CHECK(r == want && !is_new && small_is_entry(s, f) && f->key.pid == fake.last_b.pid &&
 		      f->key.idx == fake.last_b.idx && s->t.stats.errors == errors + 1,
-	      name, "r %d want %d, is_new %d, failed %p (holder %d, last compared %d)", r,
-	      want, is_new, (void *)f, f ? holder_of(&f->key) : -1, holder_of(&fake.last_b));
+	      name, "r %d want %d, is_new %d, failed %p (holder %d, last compared %d)", r, want,
+	      is_new, (void *)f, f ? holder_of(&f->key) : -1, holder_of(&fake.last_b));
 }
 
 /* The caller's own holder is dead: fail, leave the tree alone, then recover. */
@@ -537,8 +536,8 @@ static void test_error_caller_dead(int err, const char *tag)
 	e = must_lookup(&s.t, 25, small_gen(25), &is_new);
 	snprintf(name, sizeof(name), "error_%s_caller_retry_inserts", tag);
 	CHECK(e && is_new && e->id == s.next_id && !s.t.failed, name,
-	      "id %u new %d, want id %u: a failure must not burn an id", e ? e->id : 0,
-	      is_new, s.next_id);
+	      "id %u new %d, want id %u: a failure must not burn an id", e ? e->id : 0, is_new,
+	      s.next_id);
 	snprintf(name, sizeof(name), "error_%s_caller_kcmp_calls_counted", tag);
 	check_stats_agree(&s.t, name);
 	kid_tree_destroy(&s.t);
@@ -560,8 +559,7 @@ static void test_error_entry_dead(int err, const char *tag)
 	snprintf(name, sizeof(name), "error_%s_entry_returned", tag);
 	check_failed_lookup(&s, 11, -err, name);
 	snprintf(name, sizeof(name), "error_%s_entry_failed_is_dead_one", tag);
-	CHECK(s.t.failed == s.e[1], name, "failed %p, want %p", (void *)s.t.failed,
-	      (void *)s.e[1]);
+	CHECK(s.t.failed == s.e[1], name, "failed %p, want %p", (void *)s.t.failed, (void *)s.e[1]);
 	snprintf(name, sizeof(name), "error_%s_entry_other_gen_unaffected", tag);
 	e = must_lookup(&s.t, 14, 9, &is_new);
 	CHECK(e == s.e[4] && !is_new, name, "gen 9 lookup got %p", (void *)e);
@@ -641,8 +639,8 @@ static void test_error_in_subtree_scan(void)
 	      (unsigned long long)t.stats.entries);
 	fake.err[1] = 0;
 	x = must_lookup(&t, 3, 0, &is_new);
-	CHECK(x == e2 && !is_new && e1 && e1->id == 1, "error_in_subtree_scan_recovers",
-	      "got %p", (void *)x);
+	CHECK(x == e2 && !is_new && e1 && e1->id == 1, "error_in_subtree_scan_recovers", "got %p",
+	      (void *)x);
 	check_stats_agree(&t, "error_in_scans_kcmp_calls_counted");
 	kid_tree_destroy(&t);
 }
@@ -735,8 +733,8 @@ static void test_remove_unordered(void)
 	e = must_lookup(&t, 22, 0, &is_new);
 	CHECK(e == c && !is_new, "remove_subtree_root_keeps_list", "c not found");
 	d = must_lookup(&t, 3, 0, &is_new);
-	CHECK(d && is_new && d->id == 5 && t.stats.entries == 3,
-	      "remove_subtree_root_then_insert", "got id %u new %d", d ? d->id : 0, is_new);
+	CHECK(d && is_new && d->id == 5 && t.stats.entries == 3, "remove_subtree_root_then_insert",
+	      "got id %u new %d", d ? d->id : 0, is_new);
 	e = must_lookup(&t, 21, 0, &is_new);
 	CHECK(e == b && !is_new, "remove_subtree_root_list_still_found", "b not found");
 
@@ -860,8 +858,8 @@ static void test_rekey(void)
 	e = must_lookup(&t, 7, 0, NULL);
 	kid_rekey(e, PID_BASE, 27);
 	CHECK(e->key.pid == PID_BASE && e->key.idx == 27 && e->key.gen == 0 && e->id == 8,
-	      "rekey_changes_holder_only", "key (%d, %d) gen %llu id %u", e->key.pid,
-	      e->key.idx, (unsigned long long)e->key.gen, e->id);
+	      "rekey_changes_holder_only", "key (%d, %d) gen %llu id %u", e->key.pid, e->key.idx,
+	      (unsigned long long)e->key.gen, e->id);
 	x = must_lookup(&t, 7, 0, &is_new);
 	CHECK(x == e && !is_new, "rekey_found_through_old_holder", "got %p", (void *)x);
 	x = must_lookup(&t, 27, 0, &is_new);
@@ -896,8 +894,8 @@ static void test_destroy_reinit(void)
 	kid_tree_destroy(&t);
 	tree_init(&t);
 	e = must_lookup(&t, 5, 2, &is_new);
-	CHECK(e && is_new && e->id == 1 && t.stats.entries == 1, "destroy_then_reinit",
-	      "got id %u", e ? e->id : 0);
+	CHECK(e && is_new && e->id == 1 && t.stats.entries == 1, "destroy_then_reinit", "got id %u",
+	      e ? e->id : 0);
 	kid_tree_destroy(&t);
 }
 
@@ -961,10 +959,8 @@ static void test_kcmp_child(int a)
 static int open_object(int i)
 {
 	switch (i % 3) {
-	case 0:
-		return open("/dev/null", O_RDONLY | O_CLOEXEC);
-	case 1:
-		return open("/dev/zero", O_RDONLY | O_CLOEXEC);
+	case 0: return open("/dev/null", O_RDONLY | O_CLOEXEC);
+	case 1: return open("/dev/zero", O_RDONLY | O_CLOEXEC);
 	}
 	return memfd_create("kid_tree_test", MFD_CLOEXEC);
 }
@@ -1018,9 +1014,8 @@ static void check_real_rekey(struct kid_tree *t, int *fds, const int *base,
 	      "kcmp_closed_entry_holder_dead", "kid_holder_alive says the closed fd lives");
 	kid_rekey(e, getpid(), k.idx);
 	r = kid_lookup_or_insert(t, &k, &x, &is_new);
-	CHECK(r == 0 && x == e && !is_new && t->stats.entries == NOPENS,
-	      "kcmp_rekeyed_entry_found", "r %d, got %p want %p, new %d", r, (void *)x,
-	      (void *)e, is_new);
+	CHECK(r == 0 && x == e && !is_new && t->stats.entries == NOPENS, "kcmp_rekeyed_entry_found",
+	      "r %d, got %p want %p, new %d", r, (void *)x, (void *)e, is_new);
 }
 
 /* Real kid_tree over 200 fds, dups of 40 opens, all under gen 0. */

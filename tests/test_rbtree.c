@@ -110,8 +110,8 @@ static void model_erase(struct item *it)
  * Black height of the subtree at @n, or -1 with *@why set if a red-black
  * or parent-pointer rule is broken below it.
  */
-static int black_height(const struct rb_node *n, const struct rb_node *parent,
-			int *count, const char **why)
+static int black_height(const struct rb_node *n, const struct rb_node *parent, int *count,
+			const char **why)
 {
 	int l, r;
 
@@ -152,7 +152,8 @@ static const char *verify(const struct rb_root *root)
 		return why;
 	if (count != nmodel)
 		return "node count differs from model";
-	rb_for_each(n, root) {
+	rb_for_each(n, root)
+	{
 		if (i >= nmodel || rb_entry(n, struct item, node) != model[i])
 			return "in-order walk differs from model";
 		i++;
@@ -217,8 +218,7 @@ static const char *random_phase(struct rb_root *root, int ops, unsigned int inse
 			why = do_find(root);
 			if (why)
 				return why;
-		} else if (nmodel < MAX_ITEMS &&
-			   (rnd_below(100) < insert_pct || nmodel == 0)) {
+		} else if (nmodel < MAX_ITEMS && (rnd_below(100) < insert_pct || nmodel == 0)) {
 			do_insert(root, free_item());
 		} else {
 			do_erase(root, model[rnd_below(nmodel)]);
@@ -254,8 +254,7 @@ static void test_random(uint64_t seed)
 	snprintf(name, sizeof(name), "rbtree_random_grow_seed%llu", (unsigned long long)seed);
 	why = random_phase(&root, 20000, 85, 64, &at);
 	CHECK(!why, name, "%s after op %d (size %d)", why, at, nmodel);
-	snprintf(name, sizeof(name), "rbtree_random_grow_size_seed%llu",
-		 (unsigned long long)seed);
+	snprintf(name, sizeof(name), "rbtree_random_grow_size_seed%llu", (unsigned long long)seed);
 	CHECK(nmodel > MAX_ITEMS * 3 / 4, name, "tree only grew to %d", nmodel);
 
 	snprintf(name, sizeof(name), "rbtree_random_churn_seed%llu", (unsigned long long)seed);

@@ -46,8 +46,7 @@ static int take(struct kt_snapshot *s, pid_t root, const struct variant *v)
 }
 
 /* Every task of the workload's process group, and nothing else. */
-static void check_task_set(const struct kt_snapshot *s, pid_t root, const char *sc,
-			   const char *v)
+static void check_task_set(const struct kt_snapshot *s, pid_t root, const char *sc, const char *v)
 {
 	size_t n = 0, bad = 0;
 
@@ -70,12 +69,12 @@ static void check_truth(const struct kt_snapshot *s, const char *sc, const char 
 		snprintf(what, sizeof(what), "kcmp_truth_%s", kt_kind_name(k));
 		CHECK(!truth_check_kind(s, k, why, sizeof(why)), tname(sc, v, what), "%s", why);
 	}
-	CHECK(!truth_check_absent(s, KT_IO, sentinel, why, sizeof(why)),
-	      tname(sc, v, "absent_io"), "%s", why);
+	CHECK(!truth_check_absent(s, KT_IO, sentinel, why, sizeof(why)), tname(sc, v, "absent_io"),
+	      "%s", why);
 	CHECK(!truth_check_absent(s, KT_SYSVSEM, sentinel, why, sizeof(why)),
 	      tname(sc, v, "absent_sysvsem"), "%s", why);
-	CHECK(!truth_check_fd_tables(s, why, sizeof(why)), tname(sc, v, "fd_tables_complete"),
-	      "%s", why);
+	CHECK(!truth_check_fd_tables(s, why, sizeof(why)), tname(sc, v, "fd_tables_complete"), "%s",
+	      why);
 	CHECK(s->dropped_tasks == 0 && s->dropped_fds == 0 && s->inaccessible_tasks == 0,
 	      tname(sc, v, "nothing_dropped"), "dropped %llu tasks %llu fds",
 	      (unsigned long long)s->dropped_tasks, (unsigned long long)s->dropped_fds);
@@ -217,8 +216,8 @@ static void expect(const struct kt_snapshot *s, const char *sc)
 		      "%u fs", distinct_ids(s, r->rec.tgid, KT_FS));
 		CHECK(distinct_ids(s, r->rec.tgid, KT_FILES) == 2, tname(sc, v, "thread_own_files"),
 		      "%u", distinct_ids(s, r->rec.tgid, KT_FILES));
-		CHECK(distinct_ids(s, r->rec.tgid, KT_VM) == 1, tname(sc, v, "threads_one_vm"), "%u",
-		      distinct_ids(s, r->rec.tgid, KT_VM));
+		CHECK(distinct_ids(s, r->rec.tgid, KT_VM) == 1, tname(sc, v, "threads_one_vm"),
+		      "%u", distinct_ids(s, r->rec.tgid, KT_VM));
 	} else if (!strcmp(sc, "unshare_files")) {
 		CHECK(!same(r, c1, KT_FILES) && same(r, c2, KT_FILES),
 		      tname(sc, v, "unshared_table_is_own"), "files ids %u %u %u", r->id[KT_FILES],
@@ -233,8 +232,8 @@ static void expect(const struct kt_snapshot *s, const char *sc)
 		      c1 ? c1->rec.comm : "?");
 		/* the root holds "keep" and "drop"; the child only "keep", shared */
 		CHECK(widest_file(s, KT_FT_REG) == 2 && reg_fds(s, r) == 2 && reg_fds(s, c1) == 1,
-		      tname(sc, v, "cloexec_dropped"), "root %u regular fds, child %u", reg_fds(s, r),
-		      reg_fds(s, c1));
+		      tname(sc, v, "cloexec_dropped"), "root %u regular fds, child %u",
+		      reg_fds(s, r), reg_fds(s, c1));
 	} else if (!strcmp(sc, "anon_kinds")) {
 		CHECK(widest_file(s, KT_FT_ANON) == 2, tname(sc, v, "anon_shared_by_fork"), "%u",
 		      widest_file(s, KT_FT_ANON));
@@ -243,25 +242,25 @@ static void expect(const struct kt_snapshot *s, const char *sc)
 	} else if (!strcmp(sc, "many_fds")) {
 		uint32_t shared = shared_fds(s, r, c1);
 
-		CHECK(fds_of(s, r) >= 3000 && fds_of(s, c1) >= 3000, tname(sc, v, "thousands_of_fds"),
-		      "%u and %u", fds_of(s, r), fds_of(s, c1));
+		CHECK(fds_of(s, r) >= 3000 && fds_of(s, c1) >= 3000,
+		      tname(sc, v, "thousands_of_fds"), "%u and %u", fds_of(s, r), fds_of(s, c1));
 		/* the child closed every other one of the 3000 and reopened /dev/null */
 		CHECK(shared >= 1500 && shared <= 1510, tname(sc, v, "half_shared_with_child"),
 		      "%u of the child's fds shared", shared);
 	} else if (!strcmp(sc, "sysvsem_io")) {
 		const struct kt_task *c3 = proc(s, 3);
 
-		CHECK(same(r, c1, KT_IO) && same(r, c1, KT_SYSVSEM), tname(sc, v, "clone_io_sysvsem"),
-		      "io %u/%u sem %u/%u", r->id[KT_IO], c1->id[KT_IO], r->id[KT_SYSVSEM],
-		      c1->id[KT_SYSVSEM]);
+		CHECK(same(r, c1, KT_IO) && same(r, c1, KT_SYSVSEM),
+		      tname(sc, v, "clone_io_sysvsem"), "io %u/%u sem %u/%u", r->id[KT_IO],
+		      c1->id[KT_IO], r->id[KT_SYSVSEM], c1->id[KT_SYSVSEM]);
 		CHECK(c2->id[KT_IO] && !same(r, c2, KT_IO) && !c2->id[KT_SYSVSEM],
 		      tname(sc, v, "fork_copies_io_drops_undo"), "io %u sem %u", c2->id[KT_IO],
 		      c2->id[KT_SYSVSEM]);
 		CHECK(c3 && c3->id[KT_SYSVSEM] && !same(r, c3, KT_SYSVSEM),
 		      tname(sc, v, "own_undo_list"), "sem %u", c3 ? c3->id[KT_SYSVSEM] : 0);
 	} else if (!strcmp(sc, "vm_sighand")) {
-		CHECK(same(r, c1, KT_VM) && same(r, c1, KT_SIGHAND), tname(sc, v, "vm_sighand_shared"),
-		      "vm %u/%u", r->id[KT_VM], c1->id[KT_VM]);
+		CHECK(same(r, c1, KT_VM) && same(r, c1, KT_SIGHAND),
+		      tname(sc, v, "vm_sighand_shared"), "vm %u/%u", r->id[KT_VM], c1->id[KT_VM]);
 		CHECK(same(r, c2, KT_VM) && !same(r, c2, KT_SIGHAND), tname(sc, v, "vm_only"),
 		      "sighand shared");
 		CHECK(nprocs(s) == 4, tname(sc, v, "four_processes"), "%zu", nprocs(s));

@@ -84,7 +84,8 @@ static void check_daemon_json(struct kt_tracer *tr, struct live_json_cache *cach
 			      const struct kt_snapshot *live, const struct kt_snapshot *cold_snap,
 			      const char *sc)
 {
-	struct live_json_doc doc = { .target_desc = "test", .taken_at_ns = 1,
+	struct live_json_doc doc = { .target_desc = "test",
+				     .taken_at_ns = 1,
 				     .resolve_path = resolve_path };
 	struct live_json_cache fresh = { 0 };
 	char *warm = NULL, *cold = NULL, why[512] = "", what[64];
@@ -98,7 +99,8 @@ static void check_daemon_json(struct kt_tracer *tr, struct live_json_cache *cach
 	}
 	if (CHECK(r == 0, tname(sc, "daemon_json_written"), "%s", strerror(-r))) {
 		CHECK(warm_len == cold_len && !memcmp(warm, cold, warm_len),
-		      tname(sc, "daemon_json_cache_current"), "%zu vs %zu bytes", warm_len, cold_len);
+		      tname(sc, "daemon_json_cache_current"), "%zu vs %zu bytes", warm_len,
+		      cold_len);
 		r = snapshot_json_parse(warm, warm_len, "daemon", &back, why, sizeof(why));
 		if (CHECK(r == 0, tname(sc, "daemon_json_parses"), "%s", why)) {
 			CHECK(back.ntasks == live->ntasks && held_fds(&back) == held_fds(live),
@@ -109,7 +111,8 @@ static void check_daemon_json(struct kt_tracer *tr, struct live_json_cache *cach
 			      tname(sc, "daemon_json_paths"), "%zu fds with a path, cold %zu",
 			      fds_with_path(&back), cold_snap ? fds_with_path(cold_snap) : 0);
 			for (int k = 0; k < KT_NR_KINDS; k++) {
-				snprintf(what, sizeof(what), "daemon_json_same_%s", kt_kind_name(k));
+				snprintf(what, sizeof(what), "daemon_json_same_%s",
+					 kt_kind_name(k));
 				CHECK(!truth_same_partition(live, &back, k, why, sizeof(why)),
 				      tname(sc, what), "%s", why);
 			}
@@ -170,8 +173,8 @@ static void compare_with_cold(struct kt_tracer *tr, pid_t root, const char *sc,
 		snprintf(what, sizeof(what), "kcmp_truth_%s", kt_kind_name(k));
 		CHECK(!truth_check_kind(&live, k, why, sizeof(why)), tname(sc, what), "%s", why);
 	}
-	CHECK(!truth_check_absent(&live, KT_IO, sentinel, why, sizeof(why)),
-	      tname(sc, "absent_io"), "%s", why);
+	CHECK(!truth_check_absent(&live, KT_IO, sentinel, why, sizeof(why)), tname(sc, "absent_io"),
+	      "%s", why);
 	CHECK(!truth_check_fd_tables(&live, why, sizeof(why)), tname(sc, "fd_tables_complete"),
 	      "%s", why);
 	if (cache)
@@ -324,12 +327,13 @@ static void test_json_pieces(void)
 			uint64_t made = cache.pieces_made;
 
 			snapshot_init(&live, "live", KT_GENID_ADDR);
-			if (CHECK(!quiesce(&tr) && !live_to_snapshot(&tr.st, &live), "pieces/settle",
-				  "failed")) {
+			if (CHECK(!quiesce(&tr) && !live_to_snapshot(&tr.st, &live),
+				  "pieces/settle", "failed")) {
 				check_daemon_json(&tr, &cache, &live, NULL, "pieces");
 				/* check_daemon_json wrote once from the cache: two pieces remade */
 				CHECK(cache.pieces_made - made == 2, "pieces/only_changed_remade",
-				      "%llu remade", (unsigned long long)(cache.pieces_made - made));
+				      "%llu remade",
+				      (unsigned long long)(cache.pieces_made - made));
 			}
 			snapshot_free(&live);
 		}

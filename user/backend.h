@@ -9,7 +9,7 @@
 #include "target.h"
 
 struct kt_backend_opts {
-	int genid;       /* enum kt_genid_scheme */
+	int genid;	 /* enum kt_genid_scheme */
 	bool want_paths; /* resolve fd paths */
 };
 
@@ -17,8 +17,8 @@ struct kt_backend_opts {
  * BPF iterators.  Returns 0, or -ENOTSUP (with @why filled) when BPF cannot
  * be used here so the caller can fall back, or another negative errno.
  */
-int bpf_snapshot(struct kt_snapshot *s, const struct kt_target *t,
-		 const struct kt_backend_opts *o, char *why, size_t why_len);
+int bpf_snapshot(struct kt_snapshot *s, const struct kt_target *t, const struct kt_backend_opts *o,
+		 char *why, size_t why_len);
 
 /* /proc and kcmp only, as CRIU does it; always CRIU-style gen_ids. */
 int procfs_snapshot(struct kt_snapshot *s, const struct kt_target *t,
@@ -29,8 +29,8 @@ int procfs_snapshot(struct kt_snapshot *s, const struct kt_target *t,
  * live tracer's rescans).  @key must be the tracer's, so gen_ids agree.
  */
 struct kt_scanner;
-int scanner_open(struct kt_scanner **sc, const struct kt_target *t,
-		 const struct kt_backend_opts *o, const uint64_t key[2], char *why, size_t why_len);
+int scanner_open(struct kt_scanner **sc, const struct kt_target *t, const struct kt_backend_opts *o,
+		 const uint64_t key[2], char *why, size_t why_len);
 /* Append records of the target, or of one process (@pid) or thread (@tid). */
 int scanner_scan(struct kt_scanner *sc, struct kt_snapshot *s, uint32_t pid, uint32_t tid,
 		 bool fds);
@@ -38,15 +38,18 @@ int scanner_scan(struct kt_scanner *sc, struct kt_snapshot *s, uint32_t pid, uin
 int scanner_add_pid(struct kt_scanner *sc, uint32_t tgid);
 void scanner_close(struct kt_scanner *sc);
 
-enum kt_backend { KT_BACKEND_BPF, KT_BACKEND_PROCFS };
+enum kt_backend {
+	KT_BACKEND_BPF,
+	KT_BACKEND_PROCFS
+};
 
 /*
  * Collect, index and dedupe: a complete snapshot.  With @fallback, a BPF
  * backend that cannot load gives way to procfs with one line on stderr.
  * Returns 0 or a negative errno.
  */
-int snapshot_take(struct kt_snapshot *s, const struct kt_target *t,
-		  const struct kt_backend_opts *o, enum kt_backend backend, bool fallback);
+int snapshot_take(struct kt_snapshot *s, const struct kt_target *t, const struct kt_backend_opts *o,
+		  enum kt_backend backend, bool fallback);
 
 /* Fill a random 128-bit gen_id key. */
 int genid_random_key(uint64_t key[2]);

@@ -169,7 +169,7 @@ int scanner_add_pid(struct kt_scanner *sc, uint32_t tgid)
 	uint8_t one = 1;
 
 	return bpf_map_update_elem(sc->skel->maps.target_pids.map_fd, &tgid, &one, BPF_ANY) ? -errno
-											      : 0;
+											    : 0;
 }
 
 void scanner_close(struct kt_scanner *sc)
@@ -209,8 +209,7 @@ static int run_scan(int prog_fd, uint32_t pid, uint32_t tid, struct kt_snapshot 
 	return r;
 }
 
-int scanner_scan(struct kt_scanner *sc, struct kt_snapshot *s, uint32_t pid, uint32_t tid,
-		 bool fds)
+int scanner_scan(struct kt_scanner *sc, struct kt_snapshot *s, uint32_t pid, uint32_t tid, bool fds)
 {
 	uint64_t t0 = kt_now_ns();
 	int r;
@@ -227,8 +226,8 @@ int scanner_scan(struct kt_scanner *sc, struct kt_snapshot *s, uint32_t pid, uin
 	return r;
 }
 
-int bpf_snapshot(struct kt_snapshot *s, const struct kt_target *t,
-		 const struct kt_backend_opts *o, char *why, size_t why_len)
+int bpf_snapshot(struct kt_snapshot *s, const struct kt_target *t, const struct kt_backend_opts *o,
+		 char *why, size_t why_len)
 {
 	struct kt_scanner *sc = NULL;
 	uint64_t key[2], t0 = kt_now_ns();

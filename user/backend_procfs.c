@@ -370,8 +370,7 @@ static bool pseudo_dev(int fd, long magic, unsigned int *dev)
 static void learn_pseudo_fs(struct walk *w)
 {
 	w->anon_known = pseudo_dev(eventfd(0, EFD_CLOEXEC), ANON_INODE_FS_MAGIC, &w->anon_dev) ||
-			pseudo_dev(epoll_create1(EPOLL_CLOEXEC), ANON_INODE_FS_MAGIC,
-				   &w->anon_dev);
+			pseudo_dev(epoll_create1(EPOLL_CLOEXEC), ANON_INODE_FS_MAGIC, &w->anon_dev);
 	w->pidfs_known = pseudo_dev((int)syscall(SYS_pidfd_open, getpid(), 0), PID_FS_MAGIC,
 				    &w->pidfs_dev);
 }
@@ -671,12 +670,9 @@ static bool process_wanted(const struct walk *w, uint32_t tgid)
 	if (tgid == (uint32_t)w->sentinel.pid)
 		return false; /* ours, and not part of anything the user asked about */
 	switch (w->t->mode) {
-	case KT_TARGET_PIDS:
-		return target_match_pids(w->t, tgid);
-	case KT_TARGET_TREE:
-		return in_tree(w, tgid);
-	case KT_TARGET_CGROUP:
-		return target_match_cgroup(w->t, tgid);
+	case KT_TARGET_PIDS: return target_match_pids(w->t, tgid);
+	case KT_TARGET_TREE: return in_tree(w, tgid);
+	case KT_TARGET_CGROUP: return target_match_cgroup(w->t, tgid);
 	}
 	return true; /* KT_TARGET_ALL; KT_TARGET_PIDNS filters per thread */
 }

@@ -94,7 +94,8 @@ int freeze_dir_for(const struct kt_target *t, char *dir, size_t len, char *why, 
 	if (t->mode == KT_TARGET_CGROUP) {
 		snprintf(dir, len, "%s", t->cgroup_dir);
 	} else if (t->mode == KT_TARGET_ALL) {
-		snprintf(why, why_len, "--freeze needs a target: the whole machine cannot be frozen");
+		snprintf(why, why_len,
+			 "--freeze needs a target: the whole machine cannot be frozen");
 		return -EINVAL;
 	} else {
 		uint32_t pid = t->mode == KT_TARGET_PIDS ? t->pids[0] : t->tgid;
@@ -105,8 +106,8 @@ int freeze_dir_for(const struct kt_target *t, char *dir, size_t len, char *why, 
 		}
 	}
 	/* never freeze ourselves: the snapshot would wait forever */
-	if (!cgroup2_mount(root, sizeof(root)) && !cgroup_of((uint32_t)getpid(), root, self,
-							    sizeof(self))) {
+	if (!cgroup2_mount(root, sizeof(root)) &&
+	    !cgroup_of((uint32_t)getpid(), root, self, sizeof(self))) {
 		dl = strlen(dir);
 		if (!strncmp(self, dir, dl) && (self[dl] == '/' || !self[dl])) {
 			snprintf(why, why_len, "cgroup %s holds kcmptrace itself; run it elsewhere",

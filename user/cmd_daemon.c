@@ -15,8 +15,7 @@ static void usage(FILE *f)
 	fputs("Usage: kcmptrace daemon TARGET --socket PATH [OPTIONS]\n"
 	      "Trace the target and serve verified snapshots of its sharing on a Unix\n"
 	      "socket (mode 0600; 0660 with --group).  Ask with\n"
-	      "'kcmptrace snapshot --from PATH'.\n\n" TARGET_USAGE
-	      "\nOptions:\n"
+	      "'kcmptrace snapshot --from PATH'.\n\n" TARGET_USAGE "\nOptions:\n"
 	      "  -S, --socket PATH         where to listen (required)\n"
 	      "  -G, --group NAME          members of this group may ask too (else root only)\n"
 	      "  -F, --freeze              take every snapshot with the target's cgroup frozen\n"
@@ -28,19 +27,17 @@ static void usage(FILE *f)
 
 int cmd_daemon(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "pid", required_argument, NULL, 'p' },
-		{ "tree", required_argument, NULL, 't' },
-		{ "cgroup", required_argument, NULL, 'c' },
-		{ "container", required_argument, NULL, 'C' },
-		{ "socket", required_argument, NULL, 'S' },
-		{ "group", required_argument, NULL, 'G' },
-		{ "freeze", no_argument, NULL, 'F' },
-		{ "buffer-size", required_argument, NULL, 'B' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
-		{}
-	};
+	static const struct option opts[] = { { "pid", required_argument, NULL, 'p' },
+					      { "tree", required_argument, NULL, 't' },
+					      { "cgroup", required_argument, NULL, 'c' },
+					      { "container", required_argument, NULL, 'C' },
+					      { "socket", required_argument, NULL, 'S' },
+					      { "group", required_argument, NULL, 'G' },
+					      { "freeze", no_argument, NULL, 'F' },
+					      { "buffer-size", required_argument, NULL, 'B' },
+					      { "verbose", no_argument, NULL, 'v' },
+					      { "help", no_argument, NULL, 'h' },
+					      {} };
 	struct kt_daemon_opts o = { .topts = { .ringbuf_bytes = 16u << 20, .want_paths = true } };
 	struct kt_target t = { 0 };
 	struct group *gr;
@@ -49,7 +46,10 @@ int cmd_daemon(int argc, char **argv)
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, "p:t:c:C:S:G:FB:vh", opts, NULL)) != -1) {
 		switch (opt) {
-		case 'p': case 't': case 'c': case 'C':
+		case 'p':
+		case 't':
+		case 'c':
+		case 'C':
 			r = target_set_from_opt(&t, opt, optarg);
 			if (r)
 				return r;
@@ -67,7 +67,8 @@ int cmd_daemon(int argc, char **argv)
 		case 'F': o.freeze = true; break;
 		case 'B':
 			if (parse_ringbuf_size(optarg, &o.topts.ringbuf_bytes)) {
-				kt_err("bad buffer size '%s' (a power of two from 4K to 1G)", optarg);
+				kt_err("bad buffer size '%s' (a power of two from 4K to 1G)",
+				       optarg);
 				return KT_EXIT_USAGE;
 			}
 			break;

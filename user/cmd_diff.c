@@ -59,15 +59,9 @@ static int parse_args(int argc, char **argv, struct diff_args *a)
 	opterr = 0; /* one line of our own, not getopt's and the usage */
 	while ((opt = getopt_long(argc, argv, ":jo:h", long_opts, NULL)) != -1) {
 		switch (opt) {
-		case 'j':
-			a->json = true;
-			break;
-		case 'o':
-			a->out_path = optarg;
-			break;
-		case 'h':
-			usage(stdout);
-			exit(DIFF_SAME);
+		case 'j': a->json = true; break;
+		case 'o': a->out_path = optarg; break;
+		case 'h': usage(stdout); exit(DIFF_SAME);
 		case ':':
 			kt_err("option '%s' needs an argument", argv[optind - 1]);
 			return DIFF_TROUBLE;

@@ -15,7 +15,11 @@
 #include "outfile.h"
 #include "util.h"
 
-enum out_format { FMT_TABLE, FMT_JSON, FMT_DOT };
+enum out_format {
+	FMT_TABLE,
+	FMT_JSON,
+	FMT_DOT
+};
 
 struct snap_args {
 	struct kt_target target;
@@ -31,8 +35,7 @@ struct snap_args {
 static void usage(FILE *f)
 {
 	fputs("Usage: kcmptrace snapshot [TARGET] [OPTIONS]\n"
-	      "Show which processes share which kernel objects, from one snapshot.\n\n"
-	      TARGET_USAGE
+	      "Show which processes share which kernel objects, from one snapshot.\n\n" TARGET_USAGE
 	      "      --kthreads           include kernel threads\n\n"
 	      "Options:\n"
 	      "  -b, --backend bpf|procfs how to read the kernel (default bpf; procfs is\n"
@@ -50,27 +53,30 @@ static void usage(FILE *f)
 	      f);
 }
 
-enum { OPT_KTHREADS = 256, OPT_NO_PATHS, OPT_FROM, OPT_FREEZE };
-
-static const struct option long_opts[] = {
-	{ "pid", required_argument, NULL, 'p' },
-	{ "tree", required_argument, NULL, 't' },
-	{ "cgroup", required_argument, NULL, 'c' },
-	{ "container", required_argument, NULL, 'C' },
-	{ "kthreads", no_argument, NULL, OPT_KTHREADS },
-	{ "backend", required_argument, NULL, 'b' },
-	{ "genid", required_argument, NULL, 'g' },
-	{ "no-paths", no_argument, NULL, OPT_NO_PATHS },
-	{ "json", no_argument, NULL, 'j' },
-	{ "dot", no_argument, NULL, 'd' },
-	{ "stats", no_argument, NULL, 's' },
-	{ "output", required_argument, NULL, 'o' },
-	{ "from", required_argument, NULL, OPT_FROM },
-	{ "freeze", no_argument, NULL, OPT_FREEZE },
-	{ "verbose", no_argument, NULL, 'v' },
-	{ "help", no_argument, NULL, 'h' },
-	{}
+enum {
+	OPT_KTHREADS = 256,
+	OPT_NO_PATHS,
+	OPT_FROM,
+	OPT_FREEZE
 };
+
+static const struct option long_opts[] = { { "pid", required_argument, NULL, 'p' },
+					   { "tree", required_argument, NULL, 't' },
+					   { "cgroup", required_argument, NULL, 'c' },
+					   { "container", required_argument, NULL, 'C' },
+					   { "kthreads", no_argument, NULL, OPT_KTHREADS },
+					   { "backend", required_argument, NULL, 'b' },
+					   { "genid", required_argument, NULL, 'g' },
+					   { "no-paths", no_argument, NULL, OPT_NO_PATHS },
+					   { "json", no_argument, NULL, 'j' },
+					   { "dot", no_argument, NULL, 'd' },
+					   { "stats", no_argument, NULL, 's' },
+					   { "output", required_argument, NULL, 'o' },
+					   { "from", required_argument, NULL, OPT_FROM },
+					   { "freeze", no_argument, NULL, OPT_FREEZE },
+					   { "verbose", no_argument, NULL, 'v' },
+					   { "help", no_argument, NULL, 'h' },
+					   {} };
 
 static int parse_args(int argc, char **argv, struct snap_args *a)
 {
@@ -81,7 +87,10 @@ static int parse_args(int argc, char **argv, struct snap_args *a)
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, "p:t:c:C:b:g:jdso:vh", long_opts, NULL)) != -1) {
 		switch (opt) {
-		case 'p': case 't': case 'c': case 'C':
+		case 'p':
+		case 't':
+		case 'c':
+		case 'C':
 			r = target_set_from_opt(&a->target, opt, optarg);
 			if (r)
 				return r;
@@ -149,11 +158,9 @@ static int exit_code_for(int err)
 {
 	switch (err) {
 	case -EPERM:
-	case -EACCES:
-		return KT_EXIT_PERM;
+	case -EACCES: return KT_EXIT_PERM;
 	case -ESRCH:
-	case -ENOENT:
-		return KT_EXIT_NOTARGET;
+	case -ENOENT: return KT_EXIT_NOTARGET;
 	}
 	return KT_EXIT_ERROR;
 }

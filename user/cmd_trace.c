@@ -73,24 +73,25 @@ int parse_ringbuf_size(const char *s, size_t *out)
 	return 0;
 }
 
-enum { OPT_SNAPSHOT_ON_EXIT = 256 };
+enum {
+	OPT_SNAPSHOT_ON_EXIT = 256
+};
 
 static int parse_args(int argc, char **argv, struct trace_args *a)
 {
-	static const struct option opts[] = {
-		{ "pid", required_argument, NULL, 'p' },
-		{ "tree", required_argument, NULL, 't' },
-		{ "cgroup", required_argument, NULL, 'c' },
-		{ "container", required_argument, NULL, 'C' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "quiet", no_argument, NULL, 'q' },
-		{ "buffer-size", required_argument, NULL, 'B' },
-		{ "snapshot-on-exit", required_argument, NULL, OPT_SNAPSHOT_ON_EXIT },
-		{ "duration", required_argument, NULL, 'D' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
-		{}
-	};
+	static const struct option opts[] = { { "pid", required_argument, NULL, 'p' },
+					      { "tree", required_argument, NULL, 't' },
+					      { "cgroup", required_argument, NULL, 'c' },
+					      { "container", required_argument, NULL, 'C' },
+					      { "json", no_argument, NULL, 'j' },
+					      { "quiet", no_argument, NULL, 'q' },
+					      { "buffer-size", required_argument, NULL, 'B' },
+					      { "snapshot-on-exit", required_argument, NULL,
+						OPT_SNAPSHOT_ON_EXIT },
+					      { "duration", required_argument, NULL, 'D' },
+					      { "verbose", no_argument, NULL, 'v' },
+					      { "help", no_argument, NULL, 'h' },
+					      {} };
 	int opt, r;
 	char *end;
 
@@ -99,7 +100,10 @@ static int parse_args(int argc, char **argv, struct trace_args *a)
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, "p:t:c:C:jqB:D:vh", opts, NULL)) != -1) {
 		switch (opt) {
-		case 'p': case 't': case 'c': case 'C':
+		case 'p':
+		case 't':
+		case 'c':
+		case 'C':
 			r = target_set_from_opt(&a->target, opt, optarg);
 			if (r)
 				return r;
@@ -108,7 +112,8 @@ static int parse_args(int argc, char **argv, struct trace_args *a)
 		case 'q': a->quiet = true; break;
 		case 'B':
 			if (parse_ringbuf_size(optarg, &a->topts.ringbuf_bytes)) {
-				kt_err("bad buffer size '%s' (a power of two from 4K to 1G)", optarg);
+				kt_err("bad buffer size '%s' (a power of two from 4K to 1G)",
+				       optarg);
 				return KT_EXIT_USAGE;
 			}
 			break;

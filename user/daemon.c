@@ -109,7 +109,8 @@ static char *stats_answer(struct daemon *d, bool health, size_t *len)
 		kv_str(g, "status", "ok");
 		kv_str(g, "target", d->desc);
 		kv_int(g, "tasks", (long long)d->tr.st.tasks.len);
-		kv_int(g, "newest_event_age_ms", (long long)((now - d->tr.last_event_ns) / 1000000));
+		kv_int(g, "newest_event_age_ms",
+		       (long long)((now - d->tr.last_event_ns) / 1000000));
 		kv_int(g, "lost_events", (long long)d->tr.c.lost);
 	} else {
 		kv_int(g, "tasks", (long long)d->tr.st.tasks.len);
@@ -247,8 +248,8 @@ static bool peer_allowed(struct daemon *d, int fd, char *why, size_t len)
 		snprintf(why, len, "no peer credentials: %s", strerror(errno));
 		return false;
 	}
-	if (cr.uid == 0 || (d->o->has_group && (cr.gid == d->o->group ||
-						 peer_in_group(fd, d->o->group))))
+	if (cr.uid == 0 ||
+	    (d->o->has_group && (cr.gid == d->o->group || peer_in_group(fd, d->o->group))))
 		return true;
 	snprintf(why, len, "pid %d uid %u is neither root nor in the allowed group", (int)cr.pid,
 		 (unsigned)cr.uid);
@@ -282,8 +283,8 @@ static void accept_clients(struct daemon *d)
 			close(fd); /* busy: the client sees EOF and may retry */
 			continue;
 		}
-		d->clients[d->nclients++] = (struct client){ .fd = fd,
-							     .deadline = kt_now_ns() + CLIENT_TIMEOUT_NS };
+		d->clients[d->nclients++] =
+			(struct client){ .fd = fd, .deadline = kt_now_ns() + CLIENT_TIMEOUT_NS };
 	}
 }
 

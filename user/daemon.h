@@ -16,7 +16,7 @@ struct kt_daemon_opts {
 	const char *socket_path;
 	bool has_group; /* members of this group may ask too */
 	gid_t group;
-	bool freeze;    /* freeze the target's cgroup for every snapshot */
+	bool freeze; /* freeze the target's cgroup for every snapshot */
 	struct kt_tracer_opts topts;
 };
 

@@ -19,8 +19,8 @@
 
 /* Holders of each id, so a stale entry can be re-keyed to a live one. */
 struct holders {
-	uint32_t *head;  /* by id: first holder + 1, 0 = none */
-	uint32_t *next;  /* by holder: next holder + 1 */
+	uint32_t *head; /* by id: first holder + 1, 0 = none */
+	uint32_t *next; /* by holder: next holder + 1 */
 	size_t heads_cap;
 };
 

@@ -697,12 +697,9 @@ size_t diff_count(const struct kt_diff *d)
 const char *diff_op_name(enum kt_diff_op op)
 {
 	switch (op) {
-	case KT_DIFF_APPEARED:
-		return "appeared";
-	case KT_DIFF_DISAPPEARED:
-		return "disappeared";
-	case KT_DIFF_CHANGED:
-		return "changed";
+	case KT_DIFF_APPEARED: return "appeared";
+	case KT_DIFF_DISAPPEARED: return "disappeared";
+	case KT_DIFF_CHANGED: return "changed";
 	}
 	return "?";
 }
@@ -834,12 +831,8 @@ static void text_fd(FILE *out, const struct kt_diff *d, const struct kt_diff_fd 
 			fprintf(out, "%s -> %s", kt_ftype_name(e->a->rec.ftype),
 				kt_ftype_name(e->b->rec.ftype));
 			break;
-		case KT_DF_DEV:
-			fprintf(out, "%u -> %u", e->a->rec.dev, e->b->rec.dev);
-			break;
-		case KT_DF_INO:
-			fprintf(out, "%llu -> %llu", e->a->rec.ino, e->b->rec.ino);
-			break;
+		case KT_DF_DEV: fprintf(out, "%u -> %u", e->a->rec.dev, e->b->rec.dev); break;
+		case KT_DF_INO: fprintf(out, "%llu -> %llu", e->a->rec.ino, e->b->rec.ino); break;
 		case KT_DF_PATH:
 			put_name(out, *snapshot_path(d->a, e->a) ? snapshot_path(d->a, e->a) : "?",
 				 SIZE_MAX);
@@ -847,8 +840,7 @@ static void text_fd(FILE *out, const struct kt_diff *d, const struct kt_diff_fd 
 			put_name(out, *snapshot_path(d->b, e->b) ? snapshot_path(d->b, e->b) : "?",
 				 SIZE_MAX);
 			break;
-		default:
-			fprintf(out, "0%o -> 0%o", e->a->rec.flags, e->b->rec.flags);
+		default: fprintf(out, "0%o -> 0%o", e->a->rec.flags, e->b->rec.flags);
 		}
 	}
 	fputc('\n', out);

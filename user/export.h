@@ -13,15 +13,15 @@
 struct kt_verification {
 	const char *method;
 	uint64_t newest_event_age_ns; /* since the newest event applied */
-	uint64_t checked_tasks;       /* task records compared with a fresh task scan */
-	uint64_t kcmp_checks;         /* sampled shared holders confirmed with kcmp */
-	uint64_t repaired;            /* entries found stale and rescanned before serving */
-	bool frozen;                  /* taken with the target's cgroup frozen */
+	uint64_t checked_tasks;	      /* task records compared with a fresh task scan */
+	uint64_t kcmp_checks;	      /* sampled shared holders confirmed with kcmp */
+	uint64_t repaired;	      /* entries found stale and rescanned before serving */
+	bool frozen;		      /* taken with the target's cgroup frozen */
 };
 
 struct kt_export_opts {
-	const char *target_desc; /* from target_describe() */
-	bool stats;              /* include timing and kcmp statistics */
+	const char *target_desc;		    /* from target_describe() */
+	bool stats;				    /* include timing and kcmp statistics */
 	const struct kt_verification *verification; /* JSON only; NULL: none */
 };
 
@@ -50,9 +50,9 @@ int export_stats(FILE *out, const struct kt_snapshot *s);
 struct kt_group {
 	int kind;
 	uint32_t id;
-	uint32_t first;   /* into kt_groups.members */
+	uint32_t first; /* into kt_groups.members */
 	uint32_t nmembers;
-	uint32_t nprocs;  /* distinct tgids among the members */
+	uint32_t nprocs; /* distinct tgids among the members */
 };
 
 struct kt_groups {

@@ -8,9 +8,8 @@
 #include "export.h"
 
 static const char *const kind_shapes[KT_NR_KINDS] = {
-	[KT_FILE] = "note",	 [KT_VM] = "box3d",	  [KT_FILES] = "folder",
-	[KT_FS] = "tab",	 [KT_SIGHAND] = "octagon", [KT_IO] = "cylinder",
-	[KT_SYSVSEM] = "component",
+	[KT_FILE] = "note",	  [KT_VM] = "box3d",	[KT_FILES] = "folder",	    [KT_FS] = "tab",
+	[KT_SIGHAND] = "octagon", [KT_IO] = "cylinder", [KT_SYSVSEM] = "component",
 };
 
 static void put_escaped(FILE *out, const char *str)
@@ -52,8 +51,8 @@ static void put_group(FILE *out, const struct kt_snapshot *s, const struct kt_gr
 	const char *kind = kt_kind_name(grp->kind);
 	uint32_t last = 0;
 
-	fprintf(out, "  %s%u [shape=%s, label=\"%s %u", kind, grp->id, kind_shapes[grp->kind],
-		kind, grp->id);
+	fprintf(out, "  %s%u [shape=%s, label=\"%s %u", kind, grp->id, kind_shapes[grp->kind], kind,
+		grp->id);
 	if (grp->kind == KT_FILE) {
 		fputs("\\n", out);
 		put_escaped(out, snapshot_path(s, &s->fds[g->members[grp->first]]));

@@ -13,9 +13,12 @@
 #include "snapshot_json.h"
 
 static const char *const kind_titles[KT_NR_KINDS] = {
-	[KT_FILE] = "open files",	    [KT_VM] = "address spaces (vm)",
-	[KT_FILES] = "fd tables (files)",   [KT_FS] = "fs (cwd, root, umask)",
-	[KT_SIGHAND] = "signal handler tables (sighand)", [KT_IO] = "io contexts",
+	[KT_FILE] = "open files",
+	[KT_VM] = "address spaces (vm)",
+	[KT_FILES] = "fd tables (files)",
+	[KT_FS] = "fs (cwd, root, umask)",
+	[KT_SIGHAND] = "signal handler tables (sighand)",
+	[KT_IO] = "io contexts",
 	[KT_SYSVSEM] = "SysV semaphore undo lists",
 };
 
@@ -132,8 +135,8 @@ int export_stats(FILE *out, const struct kt_snapshot *s)
 		"%llu tasks without ptrace access\n",
 		count_live(s, false), count_live(s, true), (unsigned long long)s->dropped_tasks,
 		(unsigned long long)s->dropped_fds, (unsigned long long)s->inaccessible_tasks);
-	fprintf(out, "  %-8s %10s %10s %10s %7s\n", "kind", "objects", "collisions",
-		"kcmp_calls", "errors");
+	fprintf(out, "  %-8s %10s %10s %10s %7s\n", "kind", "objects", "collisions", "kcmp_calls",
+		"errors");
 	for (int k = 0; k < KT_NR_KINDS; k++) {
 		const struct kid_stats *st = &s->kind_stats[k];
 
@@ -143,7 +146,8 @@ int export_stats(FILE *out, const struct kt_snapshot *s)
 	}
 	fprintf(out, "  time:");
 	for (int p = 0; p < KT_NR_PHASES; p++) {
-		fprintf(out, " %s %.3f ms", snapshot_json_phase_name(p), (double)s->phase_ns[p] / 1e6);
+		fprintf(out, " %s %.3f ms", snapshot_json_phase_name(p),
+			(double)s->phase_ns[p] / 1e6);
 		total += s->phase_ns[p];
 	}
 	fprintf(out, ", total %.3f ms\n", (double)total / 1e6);
@@ -157,7 +161,8 @@ int export_table(FILE *out, const struct kt_snapshot *s, const struct kt_export_
 
 	if (r)
 		return r;
-	fprintf(out, "kcmptrace: %zu processes, %zu tasks, %zu fds; target %s; backend %s, gen_id %s\n",
+	fprintf(out,
+		"kcmptrace: %zu processes, %zu tasks, %zu fds; target %s; backend %s, gen_id %s\n",
 		count_procs(s), count_live(s, false), count_live(s, true), o->target_desc,
 		s->backend, s->genid == KT_GENID_CRIU ? "criu" : "addr");
 	if (s->lost_events)

@@ -220,8 +220,7 @@ int jw_init(struct jw *w, FILE *out)
 	w->cap = JW_BUF_SIZE;
 	w->buf = malloc(w->cap);
 	w->g = yajl_gen_alloc(NULL);
-	if (!w->buf || !w->g ||
-	    !yajl_gen_config(w->g, yajl_gen_print_callback, jw_print, w)) {
+	if (!w->buf || !w->g || !yajl_gen_config(w->g, yajl_gen_print_callback, jw_print, w)) {
 		if (w->g)
 			yajl_gen_free(w->g);
 		free(w->buf);

@@ -160,8 +160,7 @@ static int scan_for_equal(struct kid_tree *t, struct kid_gen *g, const struct ki
 	return 0;
 }
 
-static struct kid_entry *new_entry(struct kid_tree *t, struct kid_gen *g,
-				   const struct kid_key *key)
+static struct kid_entry *new_entry(struct kid_tree *t, struct kid_gen *g, const struct kid_key *key)
 {
 	struct kid_entry *e = pool_get(t);
 
@@ -174,8 +173,7 @@ static struct kid_entry *new_entry(struct kid_tree *t, struct kid_gen *g,
 	return e;
 }
 
-static int insert_new_gen(struct kid_tree *t, const struct kid_key *key,
-			  struct kid_entry **out)
+static int insert_new_gen(struct kid_tree *t, const struct kid_key *key, struct kid_entry **out)
 {
 	struct kid_gen *g = pool_get(t);
 	struct kid_entry *e;
@@ -201,8 +199,8 @@ static int insert_new_gen(struct kid_tree *t, const struct kid_key *key,
 	return 0;
 }
 
-int kid_lookup_or_insert(struct kid_tree *t, const struct kid_key *key,
-			 struct kid_entry **out, bool *is_new)
+int kid_lookup_or_insert(struct kid_tree *t, const struct kid_key *key, struct kid_entry **out,
+			 bool *is_new)
 {
 	struct rb_node *gn = rb_find(&key->gen, &t->gens, gen_cmp);
 	struct rb_node **link, *parent = NULL;

@@ -6,7 +6,7 @@
 #include "live.h"
 
 #define MAX_RETRIES 64
-#define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
+#define container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
 
 void live_init(struct live_state *st)
 {
@@ -27,8 +27,8 @@ static struct kid_key hold_key(struct live_hold *h, int kind)
 
 		return (struct kid_key){ f->rec.gen, (pid_t)f->table->key_tid, f->rec.fd };
 	}
-	return (struct kid_key){ hold_task(h, kind)->rec.gen[kind], (pid_t)hold_task(h, kind)->rec.tid,
-				 0 };
+	return (struct kid_key){ hold_task(h, kind)->rec.gen[kind],
+				 (pid_t)hold_task(h, kind)->rec.tid, 0 };
 }
 
 static void link_hold(struct live_obj *obj, struct live_hold *h)
@@ -461,7 +461,8 @@ static int export_table_fds(const struct live_task *t, struct kt_snapshot *s, ui
 		rec = f->rec;
 		rec.tid = t->rec.tid;
 		rec.tgid = t->rec.tgid;
-		out = snapshot_add_fd(s, &rec, f->path ? f->path : "", f->path ? strlen(f->path) : 0);
+		out = snapshot_add_fd(s, &rec, f->path ? f->path : "",
+				      f->path ? strlen(f->path) : 0);
 		if (!out)
 			return -ENOMEM;
 		out->id = export_id(f->hold.obj, next_file);

@@ -64,7 +64,7 @@ struct live_frag {
 	uint32_t npieces;
 	uint32_t tid, files_id;
 	uint64_t epoch;
-	bool valid; /* tid, files_id and epoch say what the pieces were made for */
+	bool valid;    /* tid, files_id and epoch say what the pieces were made for */
 	uint64_t seen; /* scratch for the writer */
 };
 
@@ -89,9 +89,9 @@ struct live_state {
 	struct kid_tree tree[KT_NR_KINDS];
 	struct u32map tasks; /* tid -> struct live_task */
 	uint64_t nfds;
-	uint64_t dropped; /* changes for holders that were gone before we saw them */
+	uint64_t dropped;	 /* changes for holders that were gone before we saw them */
 	uint64_t shared_version; /* bumped by changes to objects with >= 2 holders */
-	uint64_t id_epoch; /* bumped when an object loses its id while held */
+	uint64_t id_epoch;	 /* bumped when an object loses its id while held */
 };
 
 void live_init(struct live_state *st);

@@ -28,7 +28,8 @@ struct member {
 /* Process by process, the leader first: the order a cold snapshot reads tasks in. */
 static int task_cmp(const void *a, const void *b)
 {
-	const struct live_task *x = *(struct live_task *const *)a, *y = *(struct live_task *const *)b;
+	const struct live_task *x = *(struct live_task *const *)a,
+			       *y = *(struct live_task *const *)b;
 	bool xl = x->rec.tid == x->rec.tgid, yl = y->rec.tid == y->rec.tgid;
 
 	if (x->rec.tgid != y->rec.tgid)
@@ -169,8 +170,8 @@ static int table_pieces(struct live_table *tab, const struct table_ref *ref, uin
 			c->pieces_kept++;
 			continue;
 		}
-		r = piece_make(&fr->pieces[i], tab, ref, first, end < tab->nslots ? end : tab->nslots,
-			       resolve_path);
+		r = piece_make(&fr->pieces[i], tab, ref, first,
+			       end < tab->nslots ? end : tab->nslots, resolve_path);
 		c->pieces_made++;
 	}
 	if (r)
@@ -218,7 +219,8 @@ static void put_task_groups(struct jw *w, const struct order *o, int kind, struc
 		const struct live_obj *obj = o->tasks[i]->hold[kind].obj;
 
 		if (obj && obj->nholders >= 2 && obj_id(obj))
-			m[n++] = (struct member){ obj_id(obj), (uint32_t)i, o->tasks[i]->rec.tid, -1 };
+			m[n++] = (struct member){ obj_id(obj), (uint32_t)i, o->tasks[i]->rec.tid,
+						  -1 };
 	}
 	put_groups(w, kind, m, n);
 }
@@ -245,8 +247,8 @@ static int put_file_groups(struct jw *w, const struct order *o)
 				}
 				m = p;
 			}
-			m[n++] = (struct member){ obj_id(f->hold.obj), (uint32_t)t, o->tables[t].tid,
-						  (int32_t)i };
+			m[n++] = (struct member){ obj_id(f->hold.obj), (uint32_t)t,
+						  o->tables[t].tid, (int32_t)i };
 		}
 	}
 	if (!m)
@@ -340,7 +342,8 @@ static int assemble(const struct order *o, const struct live_json_cache *c, cons
 {
 	static const char fds_open[] = ",\"fds\":[", fds_close[] = "],\"shared\":";
 	bool first = true;
-	size_t total = head_len + sizeof(fds_open) + sizeof(fds_close) + c->shared_len + tail_len + 1;
+	size_t total = head_len + sizeof(fds_open) + sizeof(fds_close) + c->shared_len + tail_len +
+		       1;
 	char *p;
 
 	for (size_t t = 0; t < o->ntables; t++)

@@ -26,7 +26,7 @@ struct live_json_cache {
 	uint64_t version; /* live_state.shared_version the shared member was made for */
 	char *shared;
 	size_t shared_len;
-	uint64_t serial; /* answers written */
+	uint64_t serial;		   /* answers written */
 	uint64_t pieces_kept, pieces_made; /* of tables' JSON, over all answers */
 };
 

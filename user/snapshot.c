@@ -74,8 +74,8 @@ static long add_string(struct kt_snapshot *s, const char *str, size_t len)
 	return (long)off;
 }
 
-struct kt_fd *snapshot_add_fd(struct kt_snapshot *s, const struct kt_fd_rec *rec,
-			      const char *path, size_t path_len)
+struct kt_fd *snapshot_add_fd(struct kt_snapshot *s, const struct kt_fd_rec *rec, const char *path,
+			      size_t path_len)
 {
 	struct kt_fd *f;
 	long off = add_string(s, path, path_len);

@@ -44,7 +44,17 @@ struct jval {
 };
 
 enum frame_kind {
-	F_ROOT, F_TASKS, F_TASK, F_IDS, F_NS, F_FDS, F_FD, F_STATS, F_PHASES, F_KINDS, F_KIND,
+	F_ROOT,
+	F_TASKS,
+	F_TASK,
+	F_IDS,
+	F_NS,
+	F_FDS,
+	F_FD,
+	F_STATS,
+	F_PHASES,
+	F_KINDS,
+	F_KIND,
 	F_SKIP, /* a value whose content is not read */
 };
 
@@ -55,12 +65,32 @@ struct field {
 	bool optional;
 };
 
-#define FIELD(n, t) { .name = n, .types = t }
-#define NESTED(n, t, c) { .name = n, .types = t, .child = c }
-#define OPTIONAL(n, t, c) { .name = n, .types = t, .child = c, .optional = true }
+#define FIELD(n, t)                   \
+	{                             \
+		.name = n, .types = t \
+	}
+#define NESTED(n, t, c)                           \
+	{                                         \
+		.name = n, .types = t, .child = c \
+	}
+#define OPTIONAL(n, t, c)                                           \
+	{                                                           \
+		.name = n, .types = t, .child = c, .optional = true \
+	}
 
-enum { R_SCHEMA, R_VERSION, R_BACKEND, R_GENID, R_TARGET, R_TAKEN_AT, R_TASKS, R_FDS,
-       R_SHARED, R_LOST, R_STATS };
+enum {
+	R_SCHEMA,
+	R_VERSION,
+	R_BACKEND,
+	R_GENID,
+	R_TARGET,
+	R_TAKEN_AT,
+	R_TASKS,
+	R_FDS,
+	R_SHARED,
+	R_LOST,
+	R_STATS
+};
 static const struct field root_fields[] = {
 	[R_SCHEMA] = FIELD("schema", J_STR),
 	[R_VERSION] = FIELD("version", J_INT),
@@ -76,34 +106,54 @@ static const struct field root_fields[] = {
 	[R_STATS] = OPTIONAL("stats", J_OBJ, F_STATS),
 };
 
-enum { T_TID, T_TGID, T_PPID, T_START, T_COMM, T_KTHREAD, T_EXITING, T_IDS, T_NS };
+enum {
+	T_TID,
+	T_TGID,
+	T_PPID,
+	T_START,
+	T_COMM,
+	T_KTHREAD,
+	T_EXITING,
+	T_IDS,
+	T_NS
+};
 static const struct field task_fields[] = {
-	[T_TID] = FIELD("tid", J_INT),
-	[T_TGID] = FIELD("tgid", J_INT),
-	[T_PPID] = FIELD("ppid", J_INT),
-	[T_START] = FIELD("start", J_INT),
-	[T_COMM] = FIELD("comm", J_STR),
-	[T_KTHREAD] = FIELD("kthread", J_BOOL),
-	[T_EXITING] = FIELD("exiting", J_BOOL),
-	[T_IDS] = NESTED("ids", J_OBJ, F_IDS),
+	[T_TID] = FIELD("tid", J_INT),		[T_TGID] = FIELD("tgid", J_INT),
+	[T_PPID] = FIELD("ppid", J_INT),	[T_START] = FIELD("start", J_INT),
+	[T_COMM] = FIELD("comm", J_STR),	[T_KTHREAD] = FIELD("kthread", J_BOOL),
+	[T_EXITING] = FIELD("exiting", J_BOOL), [T_IDS] = NESTED("ids", J_OBJ, F_IDS),
 	[T_NS] = NESTED("ns", J_OBJ, F_NS),
 };
 
-enum { D_TID, D_FILES, D_FD, D_FILE, D_TYPE, D_PATH, D_FLAGS, D_POS, D_DEV, D_INO };
+enum {
+	D_TID,
+	D_FILES,
+	D_FD,
+	D_FILE,
+	D_TYPE,
+	D_PATH,
+	D_FLAGS,
+	D_POS,
+	D_DEV,
+	D_INO
+};
 static const struct field fd_fields[] = {
-	[D_TID] = FIELD("tid", J_INT),
-	[D_FILES] = FIELD("files", J_INT),
-	[D_FD] = FIELD("fd", J_INT),
-	[D_FILE] = FIELD("file", J_INT),
-	[D_TYPE] = FIELD("type", J_STR),
-	[D_PATH] = OPTIONAL("path", J_STR, 0),
-	[D_FLAGS] = FIELD("flags", J_INT),
-	[D_POS] = FIELD("pos", J_INT),
-	[D_DEV] = FIELD("dev", J_INT),
-	[D_INO] = FIELD("ino", J_INT),
+	[D_TID] = FIELD("tid", J_INT),	   [D_FILES] = FIELD("files", J_INT),
+	[D_FD] = FIELD("fd", J_INT),	   [D_FILE] = FIELD("file", J_INT),
+	[D_TYPE] = FIELD("type", J_STR),   [D_PATH] = OPTIONAL("path", J_STR, 0),
+	[D_FLAGS] = FIELD("flags", J_INT), [D_POS] = FIELD("pos", J_INT),
+	[D_DEV] = FIELD("dev", J_INT),	   [D_INO] = FIELD("ino", J_INT),
 };
 
-enum { S_TASKS, S_FDS, S_DROPPED_TASKS, S_DROPPED_FDS, S_INACCESSIBLE, S_PHASES, S_KINDS };
+enum {
+	S_TASKS,
+	S_FDS,
+	S_DROPPED_TASKS,
+	S_DROPPED_FDS,
+	S_INACCESSIBLE,
+	S_PHASES,
+	S_KINDS
+};
 static const struct field stats_fields[] = {
 	[S_TASKS] = FIELD("tasks", J_INT),
 	[S_FDS] = FIELD("fds", J_INT),
@@ -114,7 +164,12 @@ static const struct field stats_fields[] = {
 	[S_KINDS] = NESTED("kinds", J_OBJ, F_KINDS),
 };
 
-enum { K_ENTRIES, K_COLLISIONS, K_KCMP_CALLS, K_ERRORS };
+enum {
+	K_ENTRIES,
+	K_COLLISIONS,
+	K_KCMP_CALLS,
+	K_ERRORS
+};
 static const struct field kind_fields[] = {
 	[K_ENTRIES] = FIELD("entries", J_INT),
 	[K_COLLISIONS] = FIELD("collisions", J_INT),
@@ -128,7 +183,9 @@ static const char *ids_name(int i)
 }
 
 static const char *const phase_names[KT_NR_PHASES] = {
-	[KT_PHASE_LOAD] = "load",     [KT_PHASE_TASKS] = "tasks",   [KT_PHASE_FDS] = "fds",
+	[KT_PHASE_LOAD] = "load",
+	[KT_PHASE_TASKS] = "tasks",
+	[KT_PHASE_FDS] = "fds",
 	[KT_PHASE_DEDUPE] = "dedupe",
 };
 
@@ -145,7 +202,7 @@ struct frame_def {
 	const struct field *fields;
 	int nfields;
 	const char *(*name)(int i);
-	unsigned types;      /* of every named value, or of array elements */
+	unsigned types;	     /* of every named value, or of array elements */
 	unsigned char child; /* their frame */
 };
 
@@ -159,9 +216,12 @@ static const struct frame_def frame_defs[] = {
 	[F_FDS] = { .types = J_OBJ, .child = F_FD },
 	[F_FD] = { FIELDS(fd_fields) },
 	[F_STATS] = { FIELDS(stats_fields) },
-	[F_PHASES] = { .nfields = KT_NR_PHASES, .name = snapshot_json_phase_name,
+	[F_PHASES] = { .nfields = KT_NR_PHASES,
+		       .name = snapshot_json_phase_name,
 		       .types = J_INT | J_DBL },
-	[F_KINDS] = { .nfields = KT_NR_KINDS, .name = kt_kind_name, .types = J_OBJ,
+	[F_KINDS] = { .nfields = KT_NR_KINDS,
+		      .name = kt_kind_name,
+		      .types = J_OBJ,
 		      .child = F_KIND },
 	[F_KIND] = { FIELDS(kind_fields) },
 };
@@ -198,8 +258,8 @@ static uint32_t required_mask(const struct frame_def *d)
 
 struct frame {
 	unsigned char kind;
-	signed char key; /* field whose value comes next; -1: none, or one not read */
-	unsigned char sub; /* F_KIND: which kind */
+	signed char key;    /* field whose value comes next; -1: none, or one not read */
+	unsigned char sub;  /* F_KIND: which kind */
 	unsigned char next; /* field likely to come next */
 	uint32_t seen;
 	size_t count; /* arrays: elements so far */
@@ -214,14 +274,14 @@ struct reader {
 	size_t len;
 	char *err;
 	size_t err_len;
-	int r;           /* first error */
-	bool scan_only;  /* after an error: looking for schema and version only */
-	bool finishing;  /* in yajl_complete_parse: offsets are the buffer's end */
-	size_t depth;    /* open containers */
-	size_t skip;     /* nesting inside a value not read */
+	int r;		/* first error */
+	bool scan_only; /* after an error: looking for schema and version only */
+	bool finishing; /* in yajl_complete_parse: offsets are the buffer's end */
+	size_t depth;	/* open containers */
+	size_t skip;	/* nesting inside a value not read */
 	struct frame st[MAX_FRAMES];
 	int nframes;
-	int root_key;    /* scan mode: R_SCHEMA, R_VERSION or -1 */
+	int root_key; /* scan mode: R_SCHEMA, R_VERSION or -1 */
 	bool schema_seen, schema_bad, version_seen;
 	long long version;
 
@@ -413,9 +473,7 @@ static bool set_root(struct reader *rd, int key, const struct jval *v)
 			return fail(rd, "unknown gen_id scheme \"%.*s\"", (int)v->len, v->s);
 		s->genid = str_is(v, "criu") ? KT_GENID_CRIU : KT_GENID_ADDR;
 		break;
-	case R_TARGET:
-		snprintf(s->target, sizeof(s->target), "%.*s", (int)v->len, v->s);
-		break;
+	case R_TARGET: snprintf(s->target, sizeof(s->target), "%.*s", (int)v->len, v->s); break;
 	case R_TAKEN_AT: return get_u64(rd, v, &s->taken_at_ns);
 	case R_LOST: return get_u64(rd, v, &s->lost_events);
 	}
@@ -442,12 +500,8 @@ static bool set_task(struct reader *rd, int key, const struct jval *v)
 			return false;
 		memcpy(r->comm, v->s, v->len);
 		return true;
-	case T_KTHREAD:
-		r->flags |= v->i ? KT_TASK_KTHREAD : 0;
-		return true;
-	case T_EXITING:
-		r->flags |= v->i ? KT_TASK_EXITING : 0;
-		return true;
+	case T_KTHREAD: r->flags |= v->i ? KT_TASK_KTHREAD : 0; return true;
+	case T_EXITING: r->flags |= v->i ? KT_TASK_EXITING : 0; return true;
 	}
 	return true;
 }
@@ -509,9 +563,7 @@ static bool set_fd(struct reader *rd, int key, const struct jval *v)
 	case D_TYPE: return set_ftype(rd, v);
 	case D_PATH: return set_path(rd, v);
 	case D_FLAGS: return get_u32(rd, v, 0, &r->flags);
-	case D_POS:
-		r->pos = v->i;
-		return true;
+	case D_POS: r->pos = v->i; return true;
 	case D_DEV: return get_u32(rd, v, 0, &r->dev);
 	case D_INO:
 		if (!get_u64(rd, v, NULL))
@@ -537,8 +589,10 @@ static bool set_kind_stat(struct reader *rd, int kind, int key, const struct jva
 {
 	struct kid_stats *st = &rd->s->kind_stats[kind];
 	uint64_t *const out[] = {
-		[K_ENTRIES] = &st->entries, [K_COLLISIONS] = &st->collisions,
-		[K_KCMP_CALLS] = &st->kcmp_calls, [K_ERRORS] = &st->errors,
+		[K_ENTRIES] = &st->entries,
+		[K_COLLISIONS] = &st->collisions,
+		[K_KCMP_CALLS] = &st->kcmp_calls,
+		[K_ERRORS] = &st->errors,
 	};
 
 	return get_u64(rd, v, out[key]);
@@ -554,9 +608,11 @@ static bool set_value(struct reader *rd, struct frame *f, const struct jval *v)
 	case F_FD: return set_fd(rd, f->key, v);
 	case F_STATS:
 		/* "tasks" and "fds" are counts of the arrays: nothing to keep */
-		return get_u64(rd, v, f->key == S_DROPPED_TASKS ? &rd->s->dropped_tasks :
-					  f->key == S_DROPPED_FDS ? &rd->s->dropped_fds :
-					  f->key == S_INACCESSIBLE ? &rd->s->inaccessible_tasks : NULL);
+		return get_u64(rd, v,
+			       f->key == S_DROPPED_TASKS  ? &rd->s->dropped_tasks
+			       : f->key == S_DROPPED_FDS  ? &rd->s->dropped_fds
+			       : f->key == S_INACCESSIBLE ? &rd->s->inaccessible_tasks
+							  : NULL);
 	case F_PHASES: return set_phase(rd, f->key, v);
 	case F_KIND: return set_kind_stat(rd, f->sub, f->key, v);
 	}
@@ -925,7 +981,8 @@ static bool check_refs(struct reader *rd)
 		qsort(by_tid, s->ntasks, sizeof(*by_tid), u64_cmp);
 	for (size_t i = 1; ok && i < s->ntasks; i++)
 		if (by_tid[i] >> 32 == by_tid[i - 1] >> 32)
-			ok = fail_ref(rd, "tasks: tid %u appears twice", (uint32_t)(by_tid[i] >> 32));
+			ok = fail_ref(rd, "tasks: tid %u appears twice",
+				      (uint32_t)(by_tid[i] >> 32));
 	if (ok)
 		ok = check_fd_tasks(rd, by_tid, tables);
 	free(by_tid);
@@ -1006,8 +1063,13 @@ int snapshot_json_parse(const char *buf, size_t len, const char *name, struct kt
 			char *err, size_t err_len)
 {
 	struct reader rd = {
-		.s = s, .buf = buf, .len = len, .name = name ? name : "snapshot", .err = err,
-		.err_len = err ? err_len : 0, .root_key = -1,
+		.s = s,
+		.buf = buf,
+		.len = len,
+		.name = name ? name : "snapshot",
+		.err = err,
+		.err_len = err ? err_len : 0,
+		.root_key = -1,
 	};
 
 	set_err(&rd, "%s", "");

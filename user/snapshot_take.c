@@ -28,8 +28,8 @@ static int collect(struct kt_snapshot *s, const struct kt_target *t,
 	return procfs_snapshot(s, t, o);
 }
 
-int snapshot_take(struct kt_snapshot *s, const struct kt_target *t,
-		  const struct kt_backend_opts *o, enum kt_backend backend, bool fallback)
+int snapshot_take(struct kt_snapshot *s, const struct kt_target *t, const struct kt_backend_opts *o,
+		  enum kt_backend backend, bool fallback)
 {
 	struct timespec now;
 	int r;

@@ -204,14 +204,10 @@ int target_set_from_opt(struct kt_target *t, int opt, const char *arg)
 		return KT_EXIT_USAGE;
 	}
 	switch (opt) {
-	case 'p':
-		return target_set_pids(t, arg);
-	case 't':
-		return target_set_tree(t, arg);
-	case 'c':
-		return target_set_cgroup(t, arg);
-	default:
-		return target_set_container(t, arg);
+	case 'p': return target_set_pids(t, arg);
+	case 't': return target_set_tree(t, arg);
+	case 'c': return target_set_cgroup(t, arg);
+	default: return target_set_container(t, arg);
 	}
 }
 
@@ -223,19 +219,15 @@ void target_describe(const struct kt_target *t, char *buf, size_t len)
 	case KT_TARGET_PIDS:
 		off = (size_t)snprintf(buf, len, "pids ");
 		for (size_t i = 0; i < t->npids && off < len; i++)
-			off += (size_t)snprintf(buf + off, len - off, "%s%u", i ? "," : "", t->pids[i]);
+			off += (size_t)snprintf(buf + off, len - off, "%s%u", i ? "," : "",
+						t->pids[i]);
 		break;
-	case KT_TARGET_TREE:
-		snprintf(buf, len, "tree %u", t->tgid);
-		break;
-	case KT_TARGET_CGROUP:
-		snprintf(buf, len, "cgroup %s", t->cgroup_path);
-		break;
+	case KT_TARGET_TREE: snprintf(buf, len, "tree %u", t->tgid); break;
+	case KT_TARGET_CGROUP: snprintf(buf, len, "cgroup %s", t->cgroup_path); break;
 	case KT_TARGET_PIDNS:
 		snprintf(buf, len, "container %u (pidns %u)", t->tgid, t->pidns_inum);
 		break;
-	default:
-		snprintf(buf, len, "machine");
+	default: snprintf(buf, len, "machine");
 	}
 }
 

@@ -15,20 +15,20 @@
 #define KT_MAX_PIDS 4096
 
 struct kt_target {
-	int mode; /* enum kt_target_mode */
+	int mode;		    /* enum kt_target_mode */
 	uint32_t pids[KT_MAX_PIDS]; /* KT_TARGET_PIDS: tgids */
 	size_t npids;
-	uint32_t tgid;              /* KT_TARGET_TREE: root; KT_TARGET_PIDNS: the pid given */
+	uint32_t tgid;		    /* KT_TARGET_TREE: root; KT_TARGET_PIDNS: the pid given */
 	char cgroup_path[PATH_MAX]; /* KT_TARGET_CGROUP: path relative to the cgroup2 root, "/..." */
 	char cgroup_dir[PATH_MAX];  /* the same, as a directory on this machine */
 	uint64_t cgroup_id;
 	uint32_t cgroup_level;
-	uint32_t pidns_inum;        /* KT_TARGET_PIDNS */
+	uint32_t pidns_inum; /* KT_TARGET_PIDNS */
 	uint32_t pidns_level;
-	bool kthreads;              /* include kernel threads */
+	bool kthreads; /* include kernel threads */
 };
 
-#define TARGET_USAGE                                                      \
+#define TARGET_USAGE                                                       \
 	"Target (default: the whole machine):\n"                           \
 	"  -p, --pid PID[,PID...]   these processes\n"                     \
 	"  -t, --tree PID           PID and all its descendants\n"         \

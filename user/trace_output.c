@@ -10,7 +10,7 @@
 #include "util.h"
 
 #define MAX_HOLDERS_SHOWN 6
-#define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
+#define container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
 
 static const char *comm_of(struct kt_tracer *tr, uint32_t tid)
 {
@@ -49,7 +49,8 @@ static void line_holders(FILE *f, struct kt_tracer *tr, struct live_obj *obj)
 			fprintf(f, " +%u more", obj->nholders - MAX_HOLDERS_SHOWN);
 			break;
 		}
-		fprintf(f, "%s%u fd %d", n ? ", " : "", tgid_of(tr, fd->table->key_tid), fd->rec.fd);
+		fprintf(f, "%s%u fd %d", n ? ", " : "", tgid_of(tr, fd->table->key_tid),
+			fd->rec.fd);
 	}
 }
 
@@ -98,7 +99,8 @@ static void report_line(struct trace_output *o, struct kt_tracer *tr, const stru
 		break;
 	case KT_CH_EXEC:
 		if (ch->count)
-			fprintf(f, ": %llu close-on-exec fds closed", (unsigned long long)ch->count);
+			fprintf(f, ": %llu close-on-exec fds closed",
+				(unsigned long long)ch->count);
 		break;
 	case KT_CH_TASK:
 		fputs(": own ", f);
@@ -108,13 +110,15 @@ static void report_line(struct trace_output *o, struct kt_tracer *tr, const stru
 		fprintf(f, " fd %d", ch->fd);
 		if (ch->now && ch->now->nholders >= 2) {
 			fd = any_fd(ch->now);
-			fprintf(f, ": %s [%s] shared by ", tracer_fd_path(fd), kt_ftype_name(fd->rec.ftype));
+			fprintf(f, ": %s [%s] shared by ", tracer_fd_path(fd),
+				kt_ftype_name(fd->rec.ftype));
 			line_holders(f, tr, ch->now);
 		}
 		if (ch->was) {
 			fd = any_fd(ch->was);
-			fprintf(f, "%s%s [%s] still held by ", ch->now && ch->now->nholders >= 2 ? "; " : ": ",
-				tracer_fd_path(fd), kt_ftype_name(fd->rec.ftype));
+			fprintf(f, "%s%s [%s] still held by ",
+				ch->now && ch->now->nholders >= 2 ? "; " : ": ", tracer_fd_path(fd),
+				kt_ftype_name(fd->rec.ftype));
 			line_holders(f, tr, ch->was);
 		}
 		break;
@@ -122,8 +126,7 @@ static void report_line(struct trace_output *o, struct kt_tracer *tr, const stru
 		fprintf(f, ": %llu events lost; the processes they touched were rescanned",
 			(unsigned long long)ch->count);
 		break;
-	case KT_CH_EXIT:
-		break;
+	case KT_CH_EXIT: break;
 	}
 	fputc('\n', f);
 }
@@ -214,9 +217,7 @@ static void report_json(struct trace_output *o, struct kt_tracer *tr, const stru
 		gen_kv_int(g, "clone_flags", (long long)ch->clone_flags);
 		gen_kinds(g, "shares", shared_with_parent(tr, ch));
 		break;
-	case KT_CH_TASK:
-		gen_kinds(g, "own", ch->kinds);
-		break;
+	case KT_CH_TASK: gen_kinds(g, "own", ch->kinds); break;
 	case KT_CH_FD:
 		gen_kv_int(g, "fd", ch->fd);
 		if (ch->now && ch->now->nholders >= 2)
@@ -225,11 +226,8 @@ static void report_json(struct trace_output *o, struct kt_tracer *tr, const stru
 			gen_file(g, tr, "released", ch->was);
 		break;
 	case KT_CH_EXEC:
-	case KT_CH_LOST:
-		gen_kv_int(g, "count", (long long)ch->count);
-		break;
-	case KT_CH_EXIT:
-		break;
+	case KT_CH_LOST: gen_kv_int(g, "count", (long long)ch->count); break;
+	case KT_CH_EXIT: break;
 	}
 	yajl_gen_map_close(g);
 	emit_json(o, g);
@@ -251,7 +249,8 @@ void trace_output_summary(struct trace_output *o, struct kt_tracer *tr)
 
 	if (!o->json) {
 		fprintf(o->out,
-			"summary: %zu tasks, %llu fds, %llu events, %llu lost events, %llu rescans, "
+			"summary: %zu tasks, %llu fds, %llu events, %llu lost events, %llu "
+			"rescans, "
 			"%llu kcmp calls\n",
 			tr->st.tasks.len, (unsigned long long)tr->st.nfds,
 			(unsigned long long)tr->c.events, (unsigned long long)tr->c.lost,

@@ -86,8 +86,11 @@ static void on_task(struct kt_tracer *tr, const struct kt_ev_task *e)
 
 static void on_exit_ev(struct kt_tracer *tr, const struct kt_ev_exit *e)
 {
-	struct kt_change ch = { .type = KT_CH_EXIT, .cause = "exit", .ts_ns = e->hdr.ts_ns,
-				.tgid = e->tgid, .tid = e->tid };
+	struct kt_change ch = { .type = KT_CH_EXIT,
+				.cause = "exit",
+				.ts_ns = e->hdr.ts_ns,
+				.tgid = e->tgid,
+				.tid = e->tid };
 
 	if (!live_task_get(&tr->st, e->tid))
 		return;
@@ -99,8 +102,11 @@ static void on_exit_ev(struct kt_tracer *tr, const struct kt_ev_exit *e)
 
 static void on_fd(struct kt_tracer *tr, const struct kt_ev_fd *e)
 {
-	struct kt_change ch = { .type = KT_CH_FD, .cause = syscall_name(e->hdr.cause),
-				.ts_ns = e->hdr.ts_ns, .tgid = e->rec.tgid, .tid = e->rec.tid,
+	struct kt_change ch = { .type = KT_CH_FD,
+				.cause = syscall_name(e->hdr.cause),
+				.ts_ns = e->hdr.ts_ns,
+				.tgid = e->rec.tgid,
+				.tid = e->rec.tid,
 				.fd = e->rec.fd };
 	struct live_fd *old = live_fd_get(&tr->st, e->rec.tid, e->rec.fd), *now;
 	struct live_obj *was = old ? old->hold.obj : NULL;
@@ -340,9 +346,12 @@ static int run_pending(struct kt_tracer *tr)
 		r = t ? rescan(tr, 0, tid, false) : rescan(tr, tid, 0, false);
 		t = live_task_get(&tr->st, tid);
 		if (!r && t && !strcmp(why, "exec")) {
-			struct kt_change ch = { .type = KT_CH_EXEC, .cause = "exec-closed",
-						.tgid = t->rec.tgid, .tid = tid };
-			uint32_t after = t->hold[KT_FILES].obj ? t->hold[KT_FILES].obj->table->nfds : 0;
+			struct kt_change ch = { .type = KT_CH_EXEC,
+						.cause = "exec-closed",
+						.tgid = t->rec.tgid,
+						.tid = tid };
+			uint32_t after = t->hold[KT_FILES].obj ? t->hold[KT_FILES].obj->table->nfds
+							       : 0;
 
 			ch.count = before > after ? before - after : 0;
 			if (ch.count)
@@ -590,7 +599,8 @@ static void verify_sample(struct kt_tracer *tr, struct kt_verification *v)
 
 	while (v->kcmp_checks < KCMP_SAMPLE && u32map_next(&tr->st.tasks, &pos, &tid, &val)) {
 		struct live_task *t = val;
-		struct live_table *tab = t->hold[KT_FILES].obj ? t->hold[KT_FILES].obj->table : NULL;
+		struct live_table *tab = t->hold[KT_FILES].obj ? t->hold[KT_FILES].obj->table
+							       : NULL;
 
 		if (!tab || tab->key_tid != tid)
 			continue;
@@ -627,8 +637,9 @@ int tracer_verify(struct kt_tracer *tr, struct kt_verification *v)
 	if (!r)
 		r = tracer_settle(tr);
 	now = kt_now_ns();
-	v->newest_event_age_ns = tr->last_event_ns && now > tr->last_event_ns ?
-					 now - tr->last_event_ns : 0;
+	v->newest_event_age_ns = tr->last_event_ns && now > tr->last_event_ns
+					 ? now - tr->last_event_ns
+					 : 0;
 	return r;
 }
 
@@ -637,13 +648,11 @@ bool tracer_target_gone(const struct kt_tracer *tr)
 	struct stat st;
 
 	switch (tr->target.mode) {
-	case KT_TARGET_ALL:
-		return false;
+	case KT_TARGET_ALL: return false;
 	case KT_TARGET_CGROUP:
 		/* an empty cgroup can fill again; a removed one cannot */
 		return !tr->st.tasks.len && stat(tr->target.cgroup_dir, &st) != 0;
-	default:
-		return tr->st.tasks.len == 0;
+	default: return tr->st.tasks.len == 0;
 	}
 }
 

@@ -23,9 +23,9 @@ enum kt_change_type {
 	KT_CH_FORK,
 	KT_CH_EXEC,
 	KT_CH_EXIT,
-	KT_CH_TASK,   /* unshare / close_range(UNSHARE): task objects changed */
-	KT_CH_FD,     /* an fd slot now names a shared object, or stopped naming one */
-	KT_CH_LOST,   /* events were lost and repaired */
+	KT_CH_TASK, /* unshare / close_range(UNSHARE): task objects changed */
+	KT_CH_FD,   /* an fd slot now names a shared object, or stopped naming one */
+	KT_CH_LOST, /* events were lost and repaired */
 };
 
 struct kt_change {
@@ -38,8 +38,8 @@ struct kt_change {
 	uint64_t clone_flags;
 	/* KT_CH_FD */
 	int fd;
-	struct live_obj *now;  /* the object the slot names now, or NULL */
-	struct live_obj *was;  /* a shared object the slot stopped naming, still held */
+	struct live_obj *now; /* the object the slot names now, or NULL */
+	struct live_obj *was; /* a shared object the slot stopped naming, still held */
 	/* KT_CH_EXEC / KT_CH_LOST */
 	uint64_t count;
 	/* KT_CH_TASK: kinds whose object changed (bit per kind) */

@@ -41,21 +41,20 @@ uint64_t kt_now_ns(void)
 }
 
 static const char *const kind_names[KT_NR_KINDS] = {
-	[KT_FILE] = "file", [KT_VM] = "vm",		  [KT_FILES] = "files",
-	[KT_FS] = "fs",	    [KT_SIGHAND] = "sighand", [KT_IO] = "io",
-	[KT_SYSVSEM] = "sysvsem",
+	[KT_FILE] = "file",	  [KT_VM] = "vm", [KT_FILES] = "files",	    [KT_FS] = "fs",
+	[KT_SIGHAND] = "sighand", [KT_IO] = "io", [KT_SYSVSEM] = "sysvsem",
 };
 
 static const char *const ns_names[KT_NR_NS] = {
-	[KT_NS_PID] = "pid",   [KT_NS_MNT] = "mnt",	[KT_NS_NET] = "net",
-	[KT_NS_IPC] = "ipc",   [KT_NS_UTS] = "uts",	[KT_NS_USER] = "user",
+	[KT_NS_PID] = "pid",	   [KT_NS_MNT] = "mnt",	  [KT_NS_NET] = "net",
+	[KT_NS_IPC] = "ipc",	   [KT_NS_UTS] = "uts",	  [KT_NS_USER] = "user",
 	[KT_NS_CGROUP] = "cgroup", [KT_NS_TIME] = "time",
 };
 
 static const char *const ftype_names[KT_FT_NR] = {
-	[KT_FT_UNKNOWN] = "unknown", [KT_FT_REG] = "reg",   [KT_FT_DIR] = "dir",
-	[KT_FT_CHR] = "chr",	     [KT_FT_BLK] = "blk",   [KT_FT_FIFO] = "fifo",
-	[KT_FT_SOCK] = "sock",	     [KT_FT_LNK] = "lnk",   [KT_FT_ANON] = "anon",
+	[KT_FT_UNKNOWN] = "unknown", [KT_FT_REG] = "reg",     [KT_FT_DIR] = "dir",
+	[KT_FT_CHR] = "chr",	     [KT_FT_BLK] = "blk",     [KT_FT_FIFO] = "fifo",
+	[KT_FT_SOCK] = "sock",	     [KT_FT_LNK] = "lnk",     [KT_FT_ANON] = "anon",
 	[KT_FT_PIDFD] = "pidfd",     [KT_FT_MEMFD] = "memfd",
 };
 

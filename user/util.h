@@ -7,10 +7,10 @@
 /* Exit codes: documented in the README. */
 enum kt_exit {
 	KT_EXIT_OK = 0,
-	KT_EXIT_ERROR = 1,     /* runtime failure */
-	KT_EXIT_USAGE = 2,     /* bad arguments or malformed input file */
-	KT_EXIT_NOTARGET = 3,  /* pid, cgroup or container does not exist */
-	KT_EXIT_PERM = 4,      /* not privileged enough */
+	KT_EXIT_ERROR = 1,    /* runtime failure */
+	KT_EXIT_USAGE = 2,    /* bad arguments or malformed input file */
+	KT_EXIT_NOTARGET = 3, /* pid, cgroup or container does not exist */
+	KT_EXIT_PERM = 4,     /* not privileged enough */
 };
 
 /* Print "kcmptrace: <msg>" as one line on stderr. */

@@ -176,14 +176,10 @@ static int open_mixed(int i)
 	int sv[2];
 
 	switch (i % 8) {
-	case 0:
-		return eventfd(0, 0);
-	case 1:
-		return socketpair(AF_UNIX, SOCK_STREAM, 0, sv) ? -1 : sv[1];
-	case 2:
-		return open("/dev/null", O_RDONLY);
-	default:
-		return open("/etc/hostname", O_RDONLY);
+	case 0: return eventfd(0, 0);
+	case 1: return socketpair(AF_UNIX, SOCK_STREAM, 0, sv) ? -1 : sv[1];
+	case 2: return open("/dev/null", O_RDONLY);
+	default: return open("/etc/hostname", O_RDONLY);
 	}
 }
 

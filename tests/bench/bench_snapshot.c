@@ -194,10 +194,12 @@ int main(int argc, char **argv)
 	if (runs < 1 || runs > 15 || procs < 1 || fds < shared)
 		return fprintf(stderr, "bench_snapshot: bad arguments\n"), 2;
 	setrlimit(RLIMIT_NOFILE, &rl);
-	printf("Cold snapshot, median of %d runs; time is end to end (load, scan, dedupe).\n\n", runs);
-	printf("| %-16s | %-22s | %9s | %7s | %9s | %10s | %7s |\n", "workload", "backend", "wall ms",
-	       "us/fd", "kcmp", "collisions", "RSS MB");
-	printf("|------------------|------------------------|-----------|---------|-----------|------------|---------|\n");
+	printf("Cold snapshot, median of %d runs; time is end to end (load, scan, dedupe).\n\n",
+	       runs);
+	printf("| %-16s | %-22s | %9s | %7s | %9s | %10s | %7s |\n", "workload", "backend",
+	       "wall ms", "us/fd", "kcmp", "collisions", "RSS MB");
+	printf("|------------------|------------------------|-----------|---------|-----------|----"
+	       "--------|---------|\n");
 	snprintf(name, sizeof(name), "%dx%d (%d shared)", procs, fds, shared);
 	pool = start_pool(procs, fds, shared);
 	if (pool > 0) {

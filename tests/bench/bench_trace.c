@@ -293,20 +293,11 @@ static int worker_start(struct worker *w, enum wl_kind k, uint64_t iters)
 		t0 = now_ns();
 		c0 = measure_cpu(k);
 		switch (k) {
-		case W_OPEN:
-			loop_open(iters);
-			break;
-		case W_DUP:
-			loop_dup(iters);
-			break;
-		case W_FORK:
-			loop_fork(iters);
-			break;
-		case W_PACED:
-			iters = loop_paced(LOSS_RATE / 2, iters);
-			break;
-		default:
-			break;
+		case W_OPEN: loop_open(iters); break;
+		case W_DUP: loop_dup(iters); break;
+		case W_FORK: loop_fork(iters); break;
+		case W_PACED: iters = loop_paced(LOSS_RATE / 2, iters); break;
+		default: break;
 		}
 		r.cpu_ns = measure_cpu(k) - c0;
 		r.ns = now_ns() - t0;
@@ -452,8 +443,7 @@ static int session_begin(struct session *s, enum cond c, pid_t worker)
 	memset(s, 0, sizeof(*s));
 	s->c = c;
 	switch (c) {
-	case C_UNTRACED:
-		return 0;
+	case C_UNTRACED: return 0;
 	case C_FLOOR:
 		s->floor = floor_bpf__open_and_load();
 		if (!s->floor)
@@ -481,8 +471,7 @@ static int session_begin(struct session *s, enum cond c, pid_t worker)
 		if (s->idle < 0)
 			return -errno;
 		break;
-	default:
-		break;
+	default: break;
 	}
 	s->out.out = fopen("/dev/null", "w");
 	s->out.t0_ns = now_ns();

@@ -17,29 +17,27 @@
 static int check_passed, check_failed;
 
 /* CHECK(cond, "name", "fmt for failure", ...) */
-#define CHECK(cond, name, ...)                                                   \
-	({                                                                       \
-		bool _ok = (cond);                                               \
-		if (_ok) {                                                       \
-			check_passed++;                                          \
-			printf("ok - %s\n", (name));                             \
-		} else {                                                         \
-			check_failed++;                                          \
-			printf("not ok - %s: ", (name));                         \
-			printf(__VA_ARGS__);                                     \
-			printf(" (%s:%d)\n", __FILE__, __LINE__);                \
-		}                                                                \
-		fflush(stdout);                                                  \
-		_ok;                                                             \
+#define CHECK(cond, name, ...)                                    \
+	({                                                        \
+		bool _ok = (cond);                                \
+		if (_ok) {                                        \
+			check_passed++;                           \
+			printf("ok - %s\n", (name));              \
+		} else {                                          \
+			check_failed++;                           \
+			printf("not ok - %s: ", (name));          \
+			printf(__VA_ARGS__);                      \
+			printf(" (%s:%d)\n", __FILE__, __LINE__); \
+		}                                                 \
+		fflush(stdout);                                   \
+		_ok;                                              \
 	})
 
-#define CHECK_EQ(a, b, name)                                                     \
-	CHECK((a) == (b), name, "%s = %lld, want %s = %lld", #a, (long long)(a), #b, \
-	      (long long)(b))
+#define CHECK_EQ(a, b, name) \
+	CHECK((a) == (b), name, "%s = %lld, want %s = %lld", #a, (long long)(a), #b, (long long)(b))
 
 /* Use where a capability the test needs is missing: a failure under CI. */
-#define CHECK_CAPABLE(cond, name, what)                                          \
-	CHECK(cond, name, "missing capability: %s", what)
+#define CHECK_CAPABLE(cond, name, what) CHECK(cond, name, "missing capability: %s", what)
 
 static inline int check_exit(void)
 {

@@ -47,7 +47,8 @@ static size_t collect(const struct kt_snapshot *s, int kind, struct holder **out
 
 			if (f->id)
 				h[n++] = (struct holder){ (pid_t)tid, f->rec.fd, f->id,
-							  (uint64_t)tid << 32 | (uint32_t)f->rec.fd };
+							  (uint64_t)tid << 32 |
+								  (uint32_t)f->rec.fd };
 		}
 	} else {
 		for (size_t i = 0; i < s->ntasks; i++) {
@@ -86,8 +87,8 @@ int truth_check_kind(const struct kt_snapshot *s, int kind, char *why, size_t le
 		if (!i || kcmp_raw(h[i - 1].pid, h[i].pid, kind, h[i - 1].idx, h[i].idx) != 0)
 			group++;
 		if (!h[i].id) {
-			snprintf(why, len, "%s: holder %d/%d present but has no id", kt_kind_name(kind),
-				 h[i].pid, h[i].idx);
+			snprintf(why, len, "%s: holder %d/%d present but has no id",
+				 kt_kind_name(kind), h[i].pid, h[i].idx);
 			r = -1;
 		} else if (group_of_id[h[i].id] && group_of_id[h[i].id] != group) {
 			snprintf(why, len, "%s: id %u given to objects kcmp tells apart (%d/%d)",
@@ -95,7 +96,8 @@ int truth_check_kind(const struct kt_snapshot *s, int kind, char *why, size_t le
 			r = -1;
 		} else if (id_of_group[group] && id_of_group[group] != h[i].id) {
 			snprintf(why, len, "%s: one object (kcmp) has ids %u and %u (%d/%d)",
-				 kt_kind_name(kind), id_of_group[group], h[i].id, h[i].pid, h[i].idx);
+				 kt_kind_name(kind), id_of_group[group], h[i].id, h[i].pid,
+				 h[i].idx);
 			r = -1;
 		}
 		group_of_id[h[i].id] = group;
@@ -111,8 +113,7 @@ int truth_check_kind(const struct kt_snapshot *s, int kind, char *why, size_t le
 	return r;
 }
 
-int truth_check_absent(const struct kt_snapshot *s, int kind, pid_t sentinel, char *why,
-		       size_t len)
+int truth_check_absent(const struct kt_snapshot *s, int kind, pid_t sentinel, char *why, size_t len)
 {
 	for (size_t i = 0; i < s->ntasks; i++) {
 		const struct kt_task *t = &s->tasks[i];
@@ -172,13 +173,14 @@ int truth_check_fd_tables(const struct kt_snapshot *s, char *why, size_t len)
 				char p[64];
 				const struct kt_fd *f = &s->fds[t->first_fd + k];
 
-				snprintf(p, sizeof(p), "/proc/%u/task/%u/fd/%d", t->rec.tgid, t->rec.tid,
-					 f->rec.fd);
+				snprintf(p, sizeof(p), "/proc/%u/task/%u/fd/%d", t->rec.tgid,
+					 t->rec.tid, f->rec.fd);
 				if (f->id && access(p, F_OK))
 					extra = f->rec.fd;
 			}
 			snprintf(why, len, "fd table read through %u: %ld fds, /proc lists %ld%s%d",
-				 t->rec.tid, have, want, extra >= 0 ? "; not in /proc: fd " : "", extra);
+				 t->rec.tid, have, want, extra >= 0 ? "; not in /proc: fd " : "",
+				 extra);
 			return -1;
 		}
 	}
@@ -212,8 +214,9 @@ int truth_same_partition(const struct kt_snapshot *a, const struct kt_snapshot *
 		uint32_t x = ha[i].id, y = hb[i].id;
 
 		if (ha[i].key != hb[i].key) {
-			snprintf(why, len, "%s: holder %d/%d in %s, %d/%d in %s", kt_kind_name(kind),
-				 ha[i].pid, ha[i].idx, a->backend, hb[i].pid, hb[i].idx, b->backend);
+			snprintf(why, len, "%s: holder %d/%d in %s, %d/%d in %s",
+				 kt_kind_name(kind), ha[i].pid, ha[i].idx, a->backend, hb[i].pid,
+				 hb[i].idx, b->backend);
 			r = -1;
 		} else if ((map_ab[x] && map_ab[x] != y) || (map_ba[y] && map_ba[y] != x)) {
 			snprintf(why, len, "%s: %s and %s group holder %d/%d differently",

@@ -77,8 +77,8 @@ pid_t wl_spawn(unsigned long flags, int (*fn)(void *), void *arg)
 		return -1;
 	a.ready = p[1];
 	/* never freed: with CLONE_VM the child runs on it until the group dies */
-	stack = mmap(NULL, STACK_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK,
-		     -1, 0);
+	stack = mmap(NULL, STACK_SIZE, PROT_READ | PROT_WRITE,
+		     MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
 	if (stack == MAP_FAILED)
 		return -1;
 	pid = clone(spawn_trampoline, stack + STACK_SIZE, (int)(flags | SIGCHLD), &a);
@@ -215,7 +215,9 @@ static int send_fd(int sock, int fd)
 {
 	char byte = 'f', cbuf[CMSG_SPACE(sizeof(int))] = { 0 };
 	struct iovec iov = { &byte, 1 };
-	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+	struct msghdr m = { .msg_iov = &iov,
+			    .msg_iovlen = 1,
+			    .msg_control = cbuf,
 			    .msg_controllen = sizeof(cbuf) };
 	struct cmsghdr *c = CMSG_FIRSTHDR(&m);
 
@@ -230,7 +232,9 @@ static int recv_fd(int sock)
 {
 	char byte, cbuf[CMSG_SPACE(sizeof(int))];
 	struct iovec iov = { &byte, 1 };
-	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+	struct msghdr m = { .msg_iov = &iov,
+			    .msg_iovlen = 1,
+			    .msg_control = cbuf,
 			    .msg_controllen = sizeof(cbuf) };
 	struct cmsghdr *c;
 	int fd;
@@ -326,10 +330,9 @@ static int open_anon_kinds(void)
 
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGUSR2);
-	return eventfd(0, 0) < 0 || epoll_create1(0) < 0 ||
-	       memfd_create("kcmptrace-wl", 0) < 0 || socket(AF_UNIX, SOCK_DGRAM, 0) < 0 ||
-	       socketpair(AF_UNIX, SOCK_STREAM, 0, sv) || pipe(p) ||
-	       open("/tmp", O_PATH) < 0 || signalfd(-1, &mask, 0) < 0 ||
+	return eventfd(0, 0) < 0 || epoll_create1(0) < 0 || memfd_create("kcmptrace-wl", 0) < 0 ||
+	       socket(AF_UNIX, SOCK_DGRAM, 0) < 0 || socketpair(AF_UNIX, SOCK_STREAM, 0, sv) ||
+	       pipe(p) || open("/tmp", O_PATH) < 0 || signalfd(-1, &mask, 0) < 0 ||
 	       timerfd_create(CLOCK_MONOTONIC, 0) < 0 || inotify_init1(0) < 0 ||
 	       syscall(SYS_pidfd_open, getpid(), 0) < 0;
 }
@@ -569,7 +572,8 @@ static int start(struct wl *w, const char *name, wl_scenario_fn fn, bool paused)
 			if (fd != ready[1] && fd != ctl[0])
 				close(fd);
 		/* keep the pipe ends out of the scenario's low fd numbers */
-		int r = fcntl(ready[1], F_DUPFD_CLOEXEC, 900), c = fcntl(ctl[0], F_DUPFD_CLOEXEC, 901);
+		int r = fcntl(ready[1], F_DUPFD_CLOEXEC, 900),
+		    c = fcntl(ctl[0], F_DUPFD_CLOEXEC, 901);
 
 		close(ready[1]);
 		close(ctl[0]);
