@@ -36,6 +36,7 @@
 #include "diff.h"
 #include "export.h"
 #include "json_writer.h"
+#include "util.h"
 
 struct tkey {
 	uint32_t tid;
@@ -73,23 +74,6 @@ struct builder {
 	uint32_t *overlap; /* per A group of a kind: overlapped by a B group */
 	uint32_t *list;	   /* the A groups one B group overlaps */
 };
-
-static int grow(void **arr, size_t *cap, size_t need, size_t elem)
-{
-	size_t ncap = *cap ? *cap : 64;
-	void *p;
-
-	if (need <= *cap)
-		return 0;
-	while (ncap < need)
-		ncap *= 2;
-	p = realloc(*arr, ncap * elem);
-	if (!p)
-		return -ENOMEM;
-	*arr = p;
-	*cap = ncap;
-	return 0;
-}
 
 static bool task_live(const struct kt_snapshot *s, size_t i)
 {
@@ -178,7 +162,7 @@ static int add_task(struct builder *b, enum kt_diff_op op, uint32_t what, const 
 {
 	struct kt_diff *d = b->d;
 
-	if (grow((void **)&d->tasks, &b->tasks_cap, d->ntasks + 1, sizeof(*d->tasks)))
+	if (kt_grow((void **)&d->tasks, &b->tasks_cap, d->ntasks + 1, sizeof(*d->tasks)))
 		return -ENOMEM;
 	d->tasks[d->ntasks++] = (struct kt_diff_task){ .op = op, .what = what, .a = ta, .b = tb };
 	return 0;
@@ -364,7 +348,7 @@ static int add_fd(struct builder *b, enum kt_diff_op op, uint32_t what, struct k
 {
 	struct kt_diff *d = b->d;
 
-	if (grow((void **)&d->fds, &b->fds_cap, d->nfds + 1, sizeof(*d->fds)))
+	if (kt_grow((void **)&d->fds, &b->fds_cap, d->nfds + 1, sizeof(*d->fds)))
 		return -ENOMEM;
 	d->fds[d->nfds++] =
 		(struct kt_diff_fd){ .op = op, .what = what, .who = who, .a = fa, .b = fb };
@@ -460,7 +444,7 @@ static int push_holder(struct builder *b, struct kt_diff_holder h)
 {
 	struct kt_diff *d = b->d;
 
-	if (grow((void **)&d->holders, &d->holders_cap, d->nholders + 1, sizeof(*d->holders)))
+	if (kt_grow((void **)&d->holders, &d->holders_cap, d->nholders + 1, sizeof(*d->holders)))
 		return -ENOMEM;
 	d->holders[d->nholders++] = h;
 	return 0;
@@ -482,7 +466,7 @@ static struct kt_diff_group *new_group(struct builder *b, enum kt_diff_op op, in
 	struct kt_diff *d = b->d;
 	struct kt_diff_group *g;
 
-	if (grow((void **)&d->groups, &b->groups_cap, d->ngroups + 1, sizeof(*d->groups)))
+	if (kt_grow((void **)&d->groups, &b->groups_cap, d->ngroups + 1, sizeof(*d->groups)))
 		return NULL;
 	g = &d->groups[d->ngroups++];
 	memset(g, 0, sizeof(*g));

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "export.h"
+#include "util.h"
 
 /* Buckets per holder beyond which ids count as sparse. */
 #define DENSE_FACTOR 4
@@ -42,23 +43,6 @@ static uint32_t holder_tgid(const struct kt_snapshot *s, int kind, uint32_t i)
 	if (kind == KT_FILE)
 		i = s->fds[i].task;
 	return s->tasks[i].rec.tgid;
-}
-
-static int grow(void **arr, size_t *cap, size_t need, size_t elem)
-{
-	size_t ncap = *cap ? *cap : 64;
-	void *p;
-
-	if (need <= *cap)
-		return 0;
-	while (ncap < need)
-		ncap *= 2;
-	p = realloc(*arr, ncap * elem);
-	if (!p)
-		return -ENOMEM;
-	*arr = p;
-	*cap = ncap;
-	return 0;
 }
 
 static int sort_dense(struct builder *b, int kind, size_t n, uint32_t max_id)
@@ -148,8 +132,8 @@ static int add_group(struct builder *b, int kind, const uint32_t *members, uint3
 	struct kt_groups *g = b->g;
 	struct kt_group *grp;
 
-	if (grow((void **)&g->groups, &b->groups_cap, g->ngroups + 1, sizeof(*g->groups)) ||
-	    grow((void **)&g->members, &b->members_cap, g->nmembers + n, sizeof(*g->members)))
+	if (kt_grow((void **)&g->groups, &b->groups_cap, g->ngroups + 1, sizeof(*g->groups)) ||
+	    kt_grow((void **)&g->members, &b->members_cap, g->nmembers + n, sizeof(*g->members)))
 		return -ENOMEM;
 	grp = &g->groups[g->ngroups++];
 	grp->kind = kind;

@@ -5,6 +5,7 @@
 #include <string.h>
 #include "json_writer.h"
 #include "live_json.h"
+#include "util.h"
 
 /* The tables in document order, each with the task it is read through. */
 struct table_ref {
@@ -182,7 +183,8 @@ static int table_pieces(struct live_table *tab, const struct table_ref *ref, uin
 /* The objects with two or more of the @n holders in @m, by id; fd < 0: task holders. */
 static void put_groups(struct jw *w, int kind, struct member *m, size_t n)
 {
-	qsort(m, n, sizeof(*m), member_cmp);
+	if (n) /* qsort() wants a real array, even of none */
+		qsort(m, n, sizeof(*m), member_cmp);
 	jw_open(w, kt_kind_name(kind), true);
 	for (size_t i = 0, j; i < n; i = j) {
 		for (j = i + 1; j < n && m[j].id == m[i].id; j++)
@@ -227,10 +229,10 @@ static void put_task_groups(struct jw *w, const struct order *o, int kind, struc
 
 static int put_file_groups(struct jw *w, const struct order *o)
 {
-	size_t n = 0, cap = 1024;
-	struct member *m = malloc(cap * sizeof(*m));
+	size_t n = 0, cap = 0;
+	struct member *m = NULL;
 
-	for (size_t t = 0; m && t < o->ntables; t++) {
+	for (size_t t = 0; t < o->ntables; t++) {
 		const struct live_table *tab = o->tables[t].tab;
 
 		for (uint32_t i = 0; i < tab->nslots; i++) {
@@ -238,21 +240,14 @@ static int put_file_groups(struct jw *w, const struct order *o)
 
 			if (!f || f->hold.obj->nholders < 2 || !obj_id(f->hold.obj))
 				continue;
-			if (n == cap) {
-				struct member *p = realloc(m, (cap *= 2) * sizeof(*m));
-
-				if (!p) {
-					free(m);
-					return -ENOMEM;
-				}
-				m = p;
+			if (kt_grow((void **)&m, &cap, n + 1, sizeof(*m))) {
+				free(m);
+				return -ENOMEM;
 			}
 			m[n++] = (struct member){ obj_id(f->hold.obj), (uint32_t)t,
 						  o->tables[t].tid, (int32_t)i };
 		}
 	}
-	if (!m)
-		return -ENOMEM;
 	put_groups(w, KT_FILE, m, n);
 	free(m);
 	return 0;

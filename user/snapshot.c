@@ -5,6 +5,7 @@
 #include <string.h>
 #include <time.h>
 #include "snapshot.h"
+#include "util.h"
 
 void snapshot_init(struct kt_snapshot *s, const char *backend, int genid)
 {
@@ -23,28 +24,11 @@ void snapshot_free(struct kt_snapshot *s)
 	memset(s, 0, sizeof(*s));
 }
 
-static int grow(void **arr, size_t *cap, size_t need, size_t elem)
-{
-	size_t ncap = *cap ? *cap : 64;
-	void *p;
-
-	if (need <= *cap)
-		return 0;
-	while (ncap < need)
-		ncap *= 2;
-	p = realloc(*arr, ncap * elem);
-	if (!p)
-		return -ENOMEM;
-	*arr = p;
-	*cap = ncap;
-	return 0;
-}
-
 struct kt_task *snapshot_add_task(struct kt_snapshot *s, const struct kt_task_rec *rec)
 {
 	struct kt_task *t;
 
-	if (grow((void **)&s->tasks, &s->tasks_cap, s->ntasks + 1, sizeof(*t)))
+	if (kt_grow((void **)&s->tasks, &s->tasks_cap, s->ntasks + 1, sizeof(*t)))
 		return NULL;
 	t = &s->tasks[s->ntasks++];
 	memset(t, 0, sizeof(*t));
@@ -60,12 +44,12 @@ static long add_string(struct kt_snapshot *s, const char *str, size_t len)
 	if (!len)
 		return 0;
 	if (!s->strings_len) {
-		if (grow((void **)&s->strings, &s->strings_cap, 1 << 16, 1))
+		if (kt_grow((void **)&s->strings, &s->strings_cap, 1 << 16, 1))
 			return -ENOMEM;
 		s->strings[0] = '\0';
 		s->strings_len = 1;
 	}
-	if (grow((void **)&s->strings, &s->strings_cap, s->strings_len + len + 1, 1))
+	if (kt_grow((void **)&s->strings, &s->strings_cap, s->strings_len + len + 1, 1))
 		return -ENOMEM;
 	off = s->strings_len;
 	memcpy(s->strings + off, str, len);
@@ -80,7 +64,7 @@ struct kt_fd *snapshot_add_fd(struct kt_snapshot *s, const struct kt_fd_rec *rec
 	struct kt_fd *f;
 	long off = add_string(s, path, path_len);
 
-	if (off < 0 || grow((void **)&s->fds, &s->fds_cap, s->nfds + 1, sizeof(*f)))
+	if (off < 0 || kt_grow((void **)&s->fds, &s->fds_cap, s->nfds + 1, sizeof(*f)))
 		return NULL;
 	f = &s->fds[s->nfds++];
 	memset(f, 0, sizeof(*f));

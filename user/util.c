@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: LGPL-2.1
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <time.h>
 #include "kcmptrace.h"
 #include "snapshot.h"
@@ -71,4 +73,21 @@ const char *kt_ns_name(int ns)
 const char *kt_ftype_name(int ftype)
 {
 	return ftype >= 0 && ftype < KT_FT_NR ? ftype_names[ftype] : "unknown";
+}
+
+int kt_grow(void **arr, size_t *cap, size_t need, size_t elem)
+{
+	size_t ncap = *cap ? *cap : 64;
+	void *p;
+
+	if (need <= *cap)
+		return 0;
+	while (ncap < need)
+		ncap *= 2;
+	p = realloc(*arr, ncap * elem);
+	if (!p)
+		return -ENOMEM;
+	*arr = p;
+	*cap = ncap;
+	return 0;
 }

@@ -2,6 +2,7 @@
 #ifndef KT_UTIL_H
 #define KT_UTIL_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 /* Exit codes: documented in the README. */
@@ -14,6 +15,9 @@ enum kt_exit {
 };
 
 /* Print "kcmptrace: <msg>" as one line on stderr. */
+/* Make room for @need elements of @elem bytes in *@arr, doubling *@cap: 0 or -ENOMEM. */
+int kt_grow(void **arr, size_t *cap, size_t need, size_t elem);
+
 void kt_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 extern int kt_verbose;
 void kt_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
