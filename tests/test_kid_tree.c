@@ -20,6 +20,9 @@
 #include "kid_tree.h"
 #include "check.h"
 
+/* Failure messages name entries by id: no output carries an address. */
+#define ID(e) ((e) ? (e)->id : 0u)
+
 #define FAKE_TYPE 4 /* any kcmp type: the fake checks only that it is passed on */
 #define PID_BASE 1000
 #define PER_PID 64 /* holder h is (PID_BASE + h / PER_PID, h % PER_PID) */
@@ -425,8 +428,8 @@ static void test_unordered_not_less(void)
 	if (!a || !b)
 		return;
 	CHECK(b->unordered && !a->unordered && !a->sub_node.left && !a->sub_node.right,
-	      "unordered_not_linked_as_less_or_greater", "b->unordered %d, a has children %p %p",
-	      b->unordered, (void *)a->sub_node.left, (void *)a->sub_node.right);
+	      "unordered_not_linked_as_less_or_greater", "b->unordered %d, a has children %d %d",
+	      b->unordered, a->sub_node.left != NULL, a->sub_node.right != NULL);
 	a2 = must_lookup(&t, 2, 0, &is_new);
 	CHECK(a2 == a && !is_new, "unordered_equal_found_in_subtree", "got %u", a2 ? a2->id : 0);
 	b2 = must_lookup(&t, 3, 0, &is_new);
@@ -513,8 +516,8 @@ static void check_failed_lookup(struct small *s, int h, int want, const char *na
 
 	CHECK(r == want && !is_new && small_is_entry(s, f) && f->key.pid == fake.last_b.pid &&
 		      f->key.idx == fake.last_b.idx && s->t.stats.errors == errors + 1,
-	      name, "r %d want %d, is_new %d, failed %p (holder %d, last compared %d)", r, want,
-	      is_new, (void *)f, f ? holder_of(&f->key) : -1, holder_of(&fake.last_b));
+	      name, "r %d want %d, is_new %d, failed id %u (holder %d, last compared %d)", r, want,
+	      is_new, ID(f), f ? holder_of(&f->key) : -1, holder_of(&fake.last_b));
 }
 
 /* The caller's own holder is dead: fail, leave the tree alone, then recover. */
@@ -559,16 +562,16 @@ static void test_error_entry_dead(int err, const char *tag)
 	snprintf(name, sizeof(name), "error_%s_entry_returned", tag);
 	check_failed_lookup(&s, 11, -err, name);
 	snprintf(name, sizeof(name), "error_%s_entry_failed_is_dead_one", tag);
-	CHECK(s.t.failed == s.e[1], name, "failed %p, want %p", (void *)s.t.failed, (void *)s.e[1]);
+	CHECK(s.t.failed == s.e[1], name, "failed id %u, want id %u", ID(s.t.failed), ID(s.e[1]));
 	snprintf(name, sizeof(name), "error_%s_entry_other_gen_unaffected", tag);
 	e = must_lookup(&s.t, 14, 9, &is_new);
-	CHECK(e == s.e[4] && !is_new, name, "gen 9 lookup got %p", (void *)e);
+	CHECK(e == s.e[4] && !is_new, name, "gen 9 lookup got id %u", ID(e));
 
 	kid_rekey(s.e[1], PID_BASE, 21); /* holder 21: object 1 too */
 	snprintf(name, sizeof(name), "error_%s_entry_rekeyed_found", tag);
 	e = must_lookup(&s.t, 11, 5, &is_new);
 	CHECK(e == s.e[1] && !is_new && e->id == 2 && !s.t.failed, name,
-	      "after rekey got %p id %u new %d", (void *)e, e ? e->id : 0, is_new);
+	      "after rekey got id %u new %d", ID(e), is_new);
 	snprintf(name, sizeof(name), "error_%s_entry_tree_unchanged", tag);
 	CHECK(small_unchanged(&s, 1), name, "entries or ids changed after a failure");
 	snprintf(name, sizeof(name), "error_%s_entry_kcmp_calls_counted", tag);
@@ -606,7 +609,7 @@ static void test_error_in_list_scan(void)
 	fake.err[2] = EBADF;
 	check_failed_lookup(&s, 25, -EBADF, "error_in_unordered_list_scan");
 	CHECK(s.t.failed == s.e[2], "error_in_unordered_list_scan_failed_entry",
-	      "failed %p want %p", (void *)s.t.failed, (void *)s.e[2]);
+	      "failed id %u want id %u", ID(s.t.failed), ID(s.e[2]));
 	fake.err[2] = 0;
 	CHECK(small_unchanged(&s, -1), "error_in_unordered_list_scan_tree_unchanged",
 	      "entries or ids changed after a failure");
@@ -635,12 +638,12 @@ static void test_error_in_subtree_scan(void)
 	fake.err[1] = EPERM;
 	r = lookup(&t, 2, 0, &x, &is_new);
 	CHECK(r == -EPERM && t.failed == e2 && t.stats.entries == 2, "error_in_subtree_scan",
-	      "r %d failed %p want %p entries %llu", r, (void *)t.failed, (void *)e2,
+	      "r %d failed id %u want id %u entries %llu", r, ID(t.failed), ID(e2),
 	      (unsigned long long)t.stats.entries);
 	fake.err[1] = 0;
 	x = must_lookup(&t, 3, 0, &is_new);
-	CHECK(x == e2 && !is_new && e1 && e1->id == 1, "error_in_subtree_scan_recovers", "got %p",
-	      (void *)x);
+	CHECK(x == e2 && !is_new && e1 && e1->id == 1, "error_in_subtree_scan_recovers",
+	      "got id %u", ID(x));
 	check_stats_agree(&t, "error_in_scans_kcmp_calls_counted");
 	kid_tree_destroy(&t);
 }
@@ -861,9 +864,9 @@ static void test_rekey(void)
 	      "rekey_changes_holder_only", "key (%d, %d) gen %llu id %u", e->key.pid, e->key.idx,
 	      (unsigned long long)e->key.gen, e->id);
 	x = must_lookup(&t, 7, 0, &is_new);
-	CHECK(x == e && !is_new, "rekey_found_through_old_holder", "got %p", (void *)x);
+	CHECK(x == e && !is_new, "rekey_found_through_old_holder", "got id %u", ID(x));
 	x = must_lookup(&t, 27, 0, &is_new);
-	CHECK(x == e && !is_new, "rekey_found_through_new_holder", "got %p", (void *)x);
+	CHECK(x == e && !is_new, "rekey_found_through_new_holder", "got id %u", ID(x));
 
 	fake.err[7] = ESRCH; /* the old holder goes away: nothing compares with it */
 	for (h = 20; h < 40; h++) {
@@ -1009,13 +1012,13 @@ static void check_real_rekey(struct kid_tree *t, int *fds, const int *base,
 	close(e->key.idx);
 	r = kid_lookup_or_insert(t, &k, &x, &is_new);
 	CHECK(r == -EBADF && t->failed == e && !is_new, "kcmp_closed_entry_fd_fails",
-	      "r %d, failed %p want %p", r, (void *)t->failed, (void *)e);
+	      "r %d, failed id %u want id %u", r, ID(t->failed), ID(e));
 	CHECK(t->failed && !kid_holder_alive(KCMP_FILE, &t->failed->key),
 	      "kcmp_closed_entry_holder_dead", "kid_holder_alive says the closed fd lives");
 	kid_rekey(e, getpid(), k.idx);
 	r = kid_lookup_or_insert(t, &k, &x, &is_new);
 	CHECK(r == 0 && x == e && !is_new && t->stats.entries == NOPENS, "kcmp_rekeyed_entry_found",
-	      "r %d, got %p want %p, new %d", r, (void *)x, (void *)e, is_new);
+	      "r %d, got id %u want id %u, new %d", r, ID(x), ID(e), is_new);
 }
 
 /* Real kid_tree over 200 fds, dups of 40 opens, all under gen 0. */
