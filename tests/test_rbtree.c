@@ -271,8 +271,8 @@ static void test_random(uint64_t seed)
 	}
 	CHECK(!why, name, "%s after op %d (size %d)", why, at, nmodel);
 	snprintf(name, sizeof(name), "rbtree_random_empty_seed%llu", (unsigned long long)seed);
-	CHECK(!root.node && !rb_first(&root), name, "root %p after erasing everything",
-	      (void *)root.node);
+	CHECK(!root.node && !rb_first(&root), name, "root %s after erasing everything",
+	      root.node ? "still has a node" : "has a first node");
 }
 
 /* Sorted input is the classic worst case for an unbalanced tree. */

@@ -27,10 +27,7 @@ static void usage(FILE *f)
 
 int cmd_daemon(int argc, char **argv)
 {
-	static const struct option opts[] = { { "pid", required_argument, NULL, 'p' },
-					      { "tree", required_argument, NULL, 't' },
-					      { "cgroup", required_argument, NULL, 'c' },
-					      { "container", required_argument, NULL, 'C' },
+	static const struct option opts[] = { TARGET_LONG_OPTIONS,
 					      { "socket", required_argument, NULL, 'S' },
 					      { "group", required_argument, NULL, 'G' },
 					      { "freeze", no_argument, NULL, 'F' },

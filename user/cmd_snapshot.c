@@ -60,10 +60,7 @@ enum {
 	OPT_FREEZE
 };
 
-static const struct option long_opts[] = { { "pid", required_argument, NULL, 'p' },
-					   { "tree", required_argument, NULL, 't' },
-					   { "cgroup", required_argument, NULL, 'c' },
-					   { "container", required_argument, NULL, 'C' },
+static const struct option long_opts[] = { TARGET_LONG_OPTIONS,
 					   { "kthreads", no_argument, NULL, OPT_KTHREADS },
 					   { "backend", required_argument, NULL, 'b' },
 					   { "genid", required_argument, NULL, 'g' },

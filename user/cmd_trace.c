@@ -79,10 +79,7 @@ enum {
 
 static int parse_args(int argc, char **argv, struct trace_args *a)
 {
-	static const struct option opts[] = { { "pid", required_argument, NULL, 'p' },
-					      { "tree", required_argument, NULL, 't' },
-					      { "cgroup", required_argument, NULL, 'c' },
-					      { "container", required_argument, NULL, 'C' },
+	static const struct option opts[] = { TARGET_LONG_OPTIONS,
 					      { "json", no_argument, NULL, 'j' },
 					      { "quiet", no_argument, NULL, 'q' },
 					      { "buffer-size", required_argument, NULL, 'B' },

@@ -28,6 +28,14 @@ struct kt_target {
 	bool kthreads; /* include kernel threads */
 };
 
+/* The getopt_long entries of the options above: -p, -t, -c, -C. */
+#define TARGET_LONG_OPTIONS                                                                \
+	{ "pid", required_argument, NULL, 'p' }, { "tree", required_argument, NULL, 't' }, \
+		{ "cgroup", required_argument, NULL, 'c' },                                \
+	{                                                                                  \
+		"container", required_argument, NULL, 'C'                                  \
+	}
+
 #define TARGET_USAGE                                                       \
 	"Target (default: the whole machine):\n"                           \
 	"  -p, --pid PID[,PID...]   these processes\n"                     \
