@@ -19,15 +19,6 @@
 #define PIPEFS_MAGIC 0x50495045
 #define PID_FS_MAGIC 0x50494446
 
-#define S_IFMT 00170000
-#define S_IFSOCK 0140000
-#define S_IFLNK 0120000
-#define S_IFREG 0100000
-#define S_IFBLK 0060000
-#define S_IFDIR 0040000
-#define S_IFCHR 0020000
-#define S_IFIFO 0010000
-
 static __always_inline void set_gen(struct kt_task_rec *r, int kind, const void *obj)
 {
 	if (obj)
@@ -100,16 +91,7 @@ static __always_inline __u16 file_type(__u32 mode, unsigned long magic)
 	case ANON_INODE_FS_MAGIC: return KT_FT_ANON;
 	case PID_FS_MAGIC: return KT_FT_PIDFD;
 	}
-	switch (mode & S_IFMT) {
-	case S_IFREG: return KT_FT_REG;
-	case S_IFDIR: return KT_FT_DIR;
-	case S_IFCHR: return KT_FT_CHR;
-	case S_IFBLK: return KT_FT_BLK;
-	case S_IFIFO: return KT_FT_FIFO;
-	case S_IFSOCK: return KT_FT_SOCK;
-	case S_IFLNK: return KT_FT_LNK;
-	}
-	return magic == ANON_INODE_FS_MAGIC ? KT_FT_ANON : KT_FT_UNKNOWN;
+	return kt_mode_ftype(mode);
 }
 
 /* The kernel's dev_t (20-bit minor) in the encoding stat(2) returns. */

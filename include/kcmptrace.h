@@ -76,6 +76,24 @@ enum kt_ftype {
 	KT_FT_NR,
 };
 
+/*
+ * The file type an inode mode says (stat(2)'s S_IF* values, written out:
+ * the BPF side has no <sys/stat.h>).  Both backends use it, so they agree.
+ */
+static inline unsigned short kt_mode_ftype(unsigned int mode)
+{
+	switch (mode & 0170000) {
+	case 0100000: return KT_FT_REG;
+	case 0040000: return KT_FT_DIR;
+	case 0020000: return KT_FT_CHR;
+	case 0060000: return KT_FT_BLK;
+	case 0010000: return KT_FT_FIFO;
+	case 0140000: return KT_FT_SOCK;
+	case 0120000: return KT_FT_LNK;
+	}
+	return KT_FT_UNKNOWN;
+}
+
 enum kt_rec_type {
 	KT_REC_TASK = 1,
 	KT_REC_FD = 2,

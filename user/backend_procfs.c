@@ -390,20 +390,6 @@ static long fs_magic(int fddir, const char *name)
 	return magic;
 }
 
-static unsigned short mode_type(unsigned int mode)
-{
-	switch (mode & S_IFMT) {
-	case S_IFREG: return KT_FT_REG;
-	case S_IFDIR: return KT_FT_DIR;
-	case S_IFCHR: return KT_FT_CHR;
-	case S_IFBLK: return KT_FT_BLK;
-	case S_IFIFO: return KT_FT_FIFO;
-	case S_IFSOCK: return KT_FT_SOCK;
-	case S_IFLNK: return KT_FT_LNK;
-	}
-	return KT_FT_UNKNOWN;
-}
-
 /*
  * As file_type() in bpf/records.bpf.h.  stat(2) shows anon_inodefs and
  * pidfs files without a file type, so only such a file needs its magic
@@ -419,7 +405,7 @@ static unsigned short file_type(const struct walk *w, unsigned int dev, unsigned
 	if (w->pidfs_known && dev == w->pidfs_dev)
 		return KT_FT_PIDFD;
 	if ((mode & S_IFMT) || (w->anon_known && w->pidfs_known))
-		return mode_type(mode);
+		return kt_mode_ftype(mode);
 	magic = fs_magic(fddir, name);
 	if (magic == ANON_INODE_FS_MAGIC)
 		return KT_FT_ANON;
