@@ -3,7 +3,7 @@
  * A diagnostic for tests/bench/bench_trace.c: the floor (bpf/floor.bpf.c)
  * plus the least an event costs.  On a hit of the same one-lookup filter
  * the sys_exit program reserves a record the size of the tracer's fd event
- * in a ring buffer, stamps it and submits it, waking the reader as the
+ * in a ring buffer, stamps it with the tracer's clock and submits it, waking the reader as the
  * tracer does with its default buffer (at most every 10 ms), and reads
  * nothing else.  What the tracer costs above this is its own logic; what
  * this costs above the floor is the price of reporting anything per
@@ -31,6 +31,15 @@ struct {
 } events SEC(".maps");
 
 __u64 last_wakeup_ns = 0;
+extern int CONFIG_HZ __kconfig __weak;
+
+/* the tracer's event clock: tick_ns() in trace.bpf.c */
+static __always_inline __u64 tick_ns(void)
+{
+	if (CONFIG_HZ <= 0)
+		return bpf_ktime_get_ns();
+	return bpf_jiffies64() * (1000000000ULL / (__u64)CONFIG_HZ);
+}
 
 static __always_inline bool hit(void)
 {
@@ -51,7 +60,7 @@ int BPF_PROG(floor_event_sys_exit, struct pt_regs *regs, long ret)
 		return 0;
 	h->type = KT_EV_FD;
 	h->cause = 0;
-	h->ts_ns = bpf_ktime_get_ns();
+	h->ts_ns = tick_ns();
 	if (h->ts_ns - last_wakeup_ns < WAKEUP_INTERVAL_NS) {
 		bpf_ringbuf_submit(h, BPF_RB_NO_WAKEUP);
 		return 0;

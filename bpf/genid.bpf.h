@@ -28,21 +28,14 @@ const volatile __u32 genid_scheme = KT_GENID_ADDR;
 	} while (0)
 /* clang-format on */
 
-static __always_inline __u64 genid_hash(const void *obj)
+static __always_inline __u64 genid_hash_u64(__u64 m)
 {
-	__u64 m = 0;
 	__u64 v0 = genid_key0 ^ 0x736f6d6570736575ULL;
 	__u64 v1 = genid_key1 ^ 0x646f72616e646f6dULL;
 	__u64 v2 = genid_key0 ^ 0x6c7967656e657261ULL;
 	__u64 v3 = genid_key1 ^ 0x7465646279746573ULL;
 	const __u64 b = 8ULL << 56;
 
-	/*
-	 * The verifier forbids arithmetic on trusted pointers (a task_file
-	 * iterator's file); reading the pointer's value back from the stack
-	 * turns it into a plain scalar.
-	 */
-	bpf_probe_read_kernel(&m, sizeof(m), &obj);
 	v3 ^= m;
 	SIPROUND;
 	v0 ^= m;
@@ -54,6 +47,20 @@ static __always_inline __u64 genid_hash(const void *obj)
 	SIPROUND;
 	SIPROUND;
 	return v0 ^ v1 ^ v2 ^ v3;
+}
+
+/*
+ * The verifier forbids arithmetic on trusted pointers (a task_file
+ * iterator's file); reading the pointer's value back from the stack turns
+ * it into a plain scalar.  A pointer that already is one (read with
+ * bpf_probe_read_kernel()) goes to genid_hash_u64() and saves the call.
+ */
+static __always_inline __u64 genid_hash(const void *obj)
+{
+	__u64 m = 0;
+
+	bpf_probe_read_kernel(&m, sizeof(m), &obj);
+	return genid_hash_u64(m);
 }
 
 /* A task-level object's gen_id.  CRIU uses one constant for all of them. */

@@ -105,10 +105,11 @@ static __always_inline __u32 user_dev(__u32 kdev)
 /*
  * @f must be a BTF-typed pointer (an iterator's, or one from core_cast()):
  * its fields are then plain loads, several times cheaper than probe-read
- * helper calls, which is most of an fd's cost in a snapshot.
+ * helper calls, which is most of an fd's cost in a snapshot.  @addr is
+ * @f's address as a number if the caller has it, else 0.
  */
 static __always_inline void fill_fd_rec(struct kt_fd_rec *r, __u32 tgid, __u32 tid, int fd,
-					struct file *f)
+					struct file *f, __u64 addr)
 {
 	struct inode *inode = f->f_inode;
 	struct super_block *sb = inode->i_sb;
@@ -127,7 +128,7 @@ static __always_inline void fill_fd_rec(struct kt_fd_rec *r, __u32 tgid, __u32 t
 	if (genid_scheme == KT_GENID_CRIU)
 		r->gen = genid_criu_file(r->dev, r->ino, r->pos);
 	else
-		r->gen = genid_hash(f);
+		r->gen = addr ? genid_hash_u64(addr) : genid_hash(f);
 }
 
 extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym;

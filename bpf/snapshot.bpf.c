@@ -95,7 +95,7 @@ int snapshot_files(struct bpf_iter__task_file *ctx)
 
 	if (!t || !f || !wanted_cached(t, ctx->meta->seq_num == 0))
 		return 0;
-	fill_fd_rec(&out.rec, t->tgid, t->pid, ctx->fd, f);
+	fill_fd_rec(&out.rec, t->tgid, t->pid, ctx->fd, f, 0);
 	if (want_paths) {
 		n = bpf_d_path((struct path *)&f->f_path, out.path, sizeof(out.path));
 		if (n > 1)

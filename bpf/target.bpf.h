@@ -19,6 +19,7 @@ const volatile __u32 target_pidns_level = 0;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC); /* a handful of pids, not 4096 slots */
 	__uint(max_entries, 4096);
 	__type(key, __u32);
 	__type(value, __u8);

@@ -42,17 +42,35 @@ struct {
 	__uint(max_entries, 16 << 20); /* resized by the loader */
 } events SEC(".maps");
 
-/* The target set for pid-list and tree targets: tgids, following forks. */
+/*
+ * The target set for pid-list and tree targets: tgids, following forks.
+ * Userspace lists it; the programs consult it only at fork and seeding.
+ * Not preallocated: it holds the target's processes, not 65536 slots.
+ */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(max_entries, 65536);
 	__type(key, __u32);
 	__type(value, __u8);
 } tracked SEC(".maps");
 
+/*
+ * The same set as a mark on each of its tasks (threads), which is what
+ * every syscall checks: a task-storage read is a pointer chase from the
+ * task, cheaper than hashing a tgid, and the mark goes with the task.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, __u8);
+} in_target SEC(".maps");
+
 /* Processes whose events were lost: userspace rescans them. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(max_entries, 16384);
 	__type(key, __u32);
 	__type(value, __u8);
@@ -75,15 +93,43 @@ struct {
 	__type(value, struct lazy_objs);
 } reported SEC(".maps");
 
-static __always_inline bool is_tracked(struct task_struct *t, __u32 tgid)
+/* @t: a trusted task pointer (the current task, or a tracepoint's). */
+static __always_inline bool is_tracked(struct task_struct *t)
 {
 	switch (target_mode) {
-	case KT_TARGET_ALL: return !(BPF_CORE_READ(t, flags) & PF_KTHREAD);
+	case KT_TARGET_ALL: return !(t->flags & PF_KTHREAD);
 	case KT_TARGET_PIDS:
-	case KT_TARGET_TREE: return bpf_map_lookup_elem(&tracked, &tgid) != NULL;
+	case KT_TARGET_TREE: return bpf_task_storage_get(&in_target, t, 0, 0) != NULL;
 	default: return task_in_target(t);
 	}
 }
+
+static __always_inline void mark_tracked(struct task_struct *t, __u32 tgid)
+{
+	__u8 one = 1;
+
+	bpf_map_update_elem(&tracked, &tgid, &one, BPF_ANY);
+	bpf_task_storage_get(&in_target, t, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+}
+
+/*
+ * Event times: the kernel tick in ns.  Reading the precise clock costs an
+ * fd event more than the rest of its work in a VM (a paravirt clock
+ * read); throttling wakeups needs no better, and userspace maps tick time
+ * to CLOCK_MONOTONIC with the pair seed_target() records.  Without the
+ * kernel's config (CONFIG_HZ unknown) the precise clock it is.
+ */
+extern int CONFIG_HZ __kconfig __weak;
+
+static __always_inline __u64 tick_ns(void)
+{
+	if (CONFIG_HZ <= 0)
+		return bpf_ktime_get_ns();
+	return bpf_jiffies64() * (1000000000ULL / (__u64)CONFIG_HZ);
+}
+
+__u64 calib_tick_ns = 0;
+__u64 calib_mono_ns = 0;
 
 static __always_inline void note_lost(__u32 tgid)
 {
@@ -104,7 +150,7 @@ static __always_inline void *reserve(__u32 size, __u32 type, __u32 cause, __u32 
 	}
 	h->type = type;
 	h->cause = cause;
-	h->ts_ns = bpf_ktime_get_ns();
+	h->ts_ns = tick_ns();
 	return h;
 }
 
@@ -157,7 +203,9 @@ static __always_inline struct file *slot_file(struct task_struct *t, int fd)
 	return f;
 }
 
-static __always_inline void emit_slot(struct task_struct *t, __u32 tgid, __u32 nr, int fd)
+/* @src: a slot that may hold the same file (a dup's source), or -1 */
+static __always_inline void emit_slot_src(struct task_struct *t, __u32 tgid, __u32 nr, int fd,
+					  int src)
 {
 	struct kt_ev_fd *e = reserve(sizeof(*e), KT_EV_FD, nr, tgid);
 	struct file *f;
@@ -166,8 +214,10 @@ static __always_inline void emit_slot(struct task_struct *t, __u32 tgid, __u32 n
 		return;
 	/* read after reserving: see struct kt_ev_fd */
 	f = slot_file(t, fd);
+	e->same_as = f && src >= 0 && src != fd && slot_file(t, src) == f ? src : -1;
 	if (f) {
-		fill_fd_rec(&e->rec, tgid, t->pid, fd, core_cast(f, struct file));
+		fill_fd_rec(&e->rec, tgid, t->pid, fd, core_cast(f, struct file),
+			    (__u64)(unsigned long)f);
 		e->empty = 0;
 	} else {
 		__builtin_memset(&e->rec, 0, sizeof(e->rec));
@@ -177,8 +227,12 @@ static __always_inline void emit_slot(struct task_struct *t, __u32 tgid, __u32 n
 		e->rec.fd = fd;
 		e->empty = 1;
 	}
-	e->pad = 0;
 	submit(e);
+}
+
+static __always_inline void emit_slot(struct task_struct *t, __u32 tgid, __u32 nr, int fd)
+{
+	emit_slot_src(t, tgid, nr, fd, -1);
 }
 
 static __always_inline void emit_rescan(__u32 tgid, __u32 tid, __u32 nr)
@@ -349,18 +403,19 @@ int BPF_PROG(trace_sys_exit, struct pt_regs *regs, long ret)
 	if (act == KT_ACT_NONE || ret < 0)
 		return 0;
 	t = bpf_get_current_task_btf();
-	tgid = bpf_get_current_pid_tgid() >> 32;
-	if (!is_tracked(t, tgid))
+	if (!is_tracked(t))
 		return 0;
+	tgid = t->tgid;
 	switch (act) {
 	case KT_ACT_FD_RET: emit_slot(t, tgid, nr, (int)ret); break;
 	case KT_ACT_FD_RET_POS:
 		if (ret > 0)
 			emit_slot(t, tgid, nr, (int)ret);
 		break;
+	case KT_ACT_DUP: emit_slot_src(t, tgid, nr, (int)ret, (int)regs->di); break;
 	case KT_ACT_FCNTL:
 		if (regs->si == F_DUPFD || regs->si == F_DUPFD_CLOEXEC)
-			emit_slot(t, tgid, nr, (int)ret);
+			emit_slot_src(t, tgid, nr, (int)ret, (int)regs->di);
 		break;
 	case KT_ACT_PAIR_ARG0: emit_pair(t, tgid, nr, (void *)regs->di); break;
 	case KT_ACT_PAIR_ARG3: emit_pair(t, tgid, nr, (void *)regs->r10); break;
@@ -403,19 +458,20 @@ SEC("tp_btf/task_newtask")
 int BPF_PROG(trace_newtask, struct task_struct *task, u64 clone_flags)
 {
 	struct task_struct *parent = bpf_get_current_task_btf();
-	__u32 ptgid = bpf_get_current_pid_tgid() >> 32;
-	__u32 tgid = task->tgid;
-	__u8 one = 1;
+	__u32 ptgid = parent->tgid;
 
 	if (task->flags & PF_KTHREAD)
 		return 0;
 	if (target_mode == KT_TARGET_PIDS || target_mode == KT_TARGET_TREE) {
-		/* a fork from a tree member not yet seeded still belongs to the tree */
-		if (!bpf_map_lookup_elem(&tracked, &ptgid) &&
+		/*
+		 * A thread of a target process not yet seeded, or a fork from a
+		 * tree member not yet seeded, still belongs to the target.
+		 */
+		if (!is_tracked(parent) && !bpf_map_lookup_elem(&tracked, &ptgid) &&
 		    !(target_mode == KT_TARGET_TREE && in_tree(task)))
 			return 0;
-		bpf_map_update_elem(&tracked, &tgid, &one, BPF_ANY);
-	} else if (!is_tracked(task, tgid)) {
+		mark_tracked(task, task->tgid);
+	} else if (!is_tracked(task)) {
 		return 0;
 	}
 	emit_task(task, KT_CAUSE_FORK, clone_flags, parent->pid, 0, 0);
@@ -428,7 +484,7 @@ int BPF_PROG(trace_newtask, struct task_struct *task, u64 clone_flags)
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(trace_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
 {
-	if (!is_tracked(p, p->tgid))
+	if (!is_tracked(p))
 		return 0;
 	emit_task(p, KT_CAUSE_EXEC, 0, 0, (__u32)old_pid, 0);
 	return 0;
@@ -440,7 +496,7 @@ int BPF_PROG(trace_exit, struct task_struct *p, bool group_dead)
 	__u32 tgid = p->tgid;
 	struct kt_ev_exit *e;
 
-	if (!is_tracked(p, tgid))
+	if (!is_tracked(p))
 		return 0;
 	e = reserve(sizeof(*e), KT_EV_EXIT, 0, tgid);
 	if (e) {
@@ -452,5 +508,32 @@ int BPF_PROG(trace_exit, struct task_struct *p, bool group_dead)
 	}
 	if (group_dead)
 		bpf_map_delete_elem(&tracked, &tgid);
+	return 0;
+}
+
+/*
+ * Run once by the loader, after attaching and before the cold scan: marks
+ * every task (thread) of the target, so that from here on the programs
+ * above see it; forks in between are marked by trace_newtask.  For a
+ * pid-list target the loader has put the tgids in tracked; a tree target
+ * is found here.  Also records one tick/monotonic pair for userspace.
+ */
+SEC("iter/task")
+int seed_target(struct bpf_iter__task *ctx)
+{
+	struct task_struct *t = ctx->task;
+	__u32 tgid;
+
+	if (ctx->meta->seq_num == 0) {
+		calib_tick_ns = tick_ns();
+		calib_mono_ns = bpf_ktime_get_ns();
+	}
+	if (!t || (t->flags & PF_KTHREAD))
+		return 0;
+	tgid = t->tgid;
+	if (target_mode == KT_TARGET_PIDS && bpf_map_lookup_elem(&tracked, &tgid))
+		mark_tracked(t, tgid);
+	else if (target_mode == KT_TARGET_TREE && in_tree(t))
+		mark_tracked(t, tgid);
 	return 0;
 }

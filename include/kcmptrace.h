@@ -139,6 +139,7 @@ enum kt_sys_action {
 	KT_ACT_NONE = 0,
 	KT_ACT_FD_RET,	   /* the return value is an fd: report its slot */
 	KT_ACT_FD_RET_POS, /* the same where 0 means success, not fd 0 (bpf, seccomp) */
+	KT_ACT_DUP,	   /* dup, dup2, dup3: the new fd returned, its source the first argument */
 	KT_ACT_FCNTL,	   /* F_DUPFD and F_DUPFD_CLOEXEC return an fd */
 	KT_ACT_PAIR_ARG0,  /* int[2] at the first argument (pipe, pipe2) */
 	KT_ACT_PAIR_ARG3,  /* int[2] at the fourth argument (socketpair) */
@@ -176,7 +177,7 @@ enum kt_task_cause {
 struct kt_ev_hdr {
 	unsigned int type;	  /* enum kt_ev_type */
 	unsigned int cause;	  /* enum kt_task_cause, or the syscall number */
-	unsigned long long ts_ns; /* CLOCK_MONOTONIC */
+	unsigned long long ts_ns; /* kernel tick time in ns (see tick_ns() in trace.bpf.c) */
 };
 
 struct kt_ev_task {
@@ -205,7 +206,12 @@ struct kt_ev_exit {
 struct kt_ev_fd {
 	struct kt_ev_hdr hdr;
 	unsigned int empty; /* the slot holds no file */
-	unsigned int pad;
+	/*
+	 * A slot of the same table that held the same file at sys_exit, or
+	 * -1: a dup's source, compared in the kernel by pointer as kcmp(2)
+	 * compares, so userspace need not ask kcmp again.
+	 */
+	int same_as;
 	struct kt_fd_rec rec; /* tgid, tid and fd always set */
 };
 

@@ -5,6 +5,7 @@
  * and the kernel's kcmp truth.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -29,17 +30,24 @@ static const char *tname(const char *sc, const char *what)
 	return name_buf;
 }
 
-static int start_tracer(struct kt_tracer *tr, pid_t root, size_t ringbuf)
+static int start_tracer_mode(struct kt_tracer *tr, pid_t root, size_t ringbuf,
+			     enum kt_target_mode mode)
 {
-	struct kt_target t = { .mode = KT_TARGET_TREE, .tgid = (uint32_t)root };
+	struct kt_target t = { .mode = mode, .tgid = (uint32_t)root, .npids = 1 };
 	struct kt_tracer_opts o = { .ringbuf_bytes = ringbuf, .want_paths = true };
 	char why[256] = "";
 	int r;
 
+	t.pids[0] = (uint32_t)root;
 	memset(tr, 0, sizeof(*tr));
 	r = tracer_start(tr, &t, &o, why, sizeof(why));
 	CHECK_CAPABLE(r == 0, "tracer_start", why);
 	return r;
+}
+
+static int start_tracer(struct kt_tracer *tr, pid_t root, size_t ringbuf)
+{
+	return start_tracer_mode(tr, root, ringbuf, KT_TARGET_TREE);
 }
 
 static int cold(struct kt_snapshot *s, pid_t root)
@@ -346,6 +354,148 @@ static void test_json_pieces(void)
 	waitpid(pid, NULL, 0);
 }
 
+/* A process told by a byte on @cmd to run @fn, answering on @ready. */
+static pid_t start_child(int *cmd_w, int *ready_r, void (*fn)(int cmd, int ready))
+{
+	int cmd[2], ready[2];
+	pid_t pid;
+
+	if (pipe2(cmd, O_CLOEXEC) || pipe2(ready, O_CLOEXEC))
+		return -1;
+	pid = fork();
+	if (!pid) {
+		close(cmd[1]);
+		close(ready[0]);
+		fn(cmd[0], ready[1]);
+		_exit(0);
+	}
+	close(cmd[0]);
+	close(ready[1]);
+	*cmd_w = cmd[1];
+	*ready_r = ready[0];
+	return pid;
+}
+
+static void stop_child(pid_t pid, int cmd_w, int ready_r)
+{
+	close(cmd_w);
+	close(ready_r);
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+}
+
+static void dups_child(int cmd, int ready)
+{
+	char c;
+	int fd;
+
+	if (read(cmd, &c, 1) != 1 || (fd = open("/dev/null", O_RDONLY)) < 0)
+		_exit(1);
+	for (int i = 0; i < 20; i++)
+		if (dup(fd) < 0)
+			_exit(1);
+	if (dup2(fd, 200) != 200 || fcntl(fd, F_DUPFD, 300) < 0 ||
+	    dup3(fd, 400, O_CLOEXEC) != 400 || write(ready, "r", 1) != 1)
+		_exit(1);
+	pause();
+}
+
+/*
+ * dup, dup2, dup3 and F_DUPFD: the kernel saw the new fd hold its source's
+ * file, so the fds join their source's object without a kcmp, and the
+ * result is still the kernel's truth.
+ */
+static void test_dups_without_kcmp(void)
+{
+	struct kt_tracer tr;
+	int cmd, ready;
+	pid_t pid = start_child(&cmd, &ready, dups_child);
+	char c;
+
+	if (!CHECK(pid > 0, "dups/child", "no child") || start_tracer(&tr, pid, 16 << 20)) {
+		if (pid > 0)
+			stop_child(pid, cmd, ready);
+		return;
+	}
+	uint64_t before = live_stats(&tr.st).kcmp_calls;
+	struct live_fd *src;
+
+	if (CHECK(write(cmd, "1", 1) == 1 && read(ready, &c, 1) == 1, "dups/child_done",
+		  "no answer") &&
+	    CHECK(!quiesce(&tr), "dups/settle", "failed")) {
+		src = live_fd_get(&tr.st, (uint32_t)pid, 400);
+		CHECK(src && src->hold.obj->nholders == 24, "dups/one_object",
+		      "fd 400's file has %u holders, want 24", src ? src->hold.obj->nholders : 0);
+		CHECK(live_stats(&tr.st).kcmp_calls == before, "dups/no_kcmp", "%llu kcmp calls",
+		      (unsigned long long)(live_stats(&tr.st).kcmp_calls - before));
+		compare_with_cold(&tr, pid, "dups", NULL);
+	}
+	tracer_stop(&tr);
+	stop_child(pid, cmd, ready);
+}
+
+static int thread_cmd = -1, thread_ready = -1;
+
+/* Opens a pipe and a dup of it when told: a thread older than the trace. */
+static void *opener_thread(void *arg)
+{
+	int p[2];
+	char c;
+
+	if (read(thread_cmd, &c, 1) != 1 || pipe(p) || dup(p[0]) < 0 ||
+	    write(thread_ready, "r", 1) != 1)
+		_exit(1);
+	return arg;
+}
+
+static void threads_child(int cmd, int ready)
+{
+	pthread_t th;
+
+	thread_cmd = cmd;
+	thread_ready = ready;
+	if (pthread_create(&th, NULL, opener_thread, NULL) || write(ready, "s", 1) != 1)
+		_exit(1);
+	pthread_join(th, NULL);
+	pause();
+}
+
+/*
+ * A pid-list target's threads that existed before the trace are tracked
+ * from the start: the kernel marks every thread of the target at seeding.
+ */
+static void test_old_thread_tracked(void)
+{
+	struct kt_tracer tr;
+	int cmd, ready;
+	pid_t pid = start_child(&cmd, &ready, threads_child);
+	char c;
+
+	if (!CHECK(pid > 0 && read(ready, &c, 1) == 1, "old_thread/child", "no child") ||
+	    start_tracer_mode(&tr, pid, 16 << 20, KT_TARGET_PIDS)) {
+		if (pid > 0)
+			stop_child(pid, cmd, ready);
+		return;
+	}
+	uint64_t rescans = tr.c.rescans;
+	struct live_task *t;
+
+	if (CHECK(write(cmd, "1", 1) == 1 && read(ready, &c, 1) == 1, "old_thread/opened",
+		  "no answer") &&
+	    CHECK(!quiesce(&tr), "old_thread/settle", "failed")) {
+		t = live_task_get(&tr.st, (uint32_t)pid);
+		CHECK(t && t->hold[KT_FILES].obj && t->hold[KT_FILES].obj->table->nfds >= 3 + 3,
+		      "old_thread/fds_seen", "%u fds in the table",
+		      t && t->hold[KT_FILES].obj ? t->hold[KT_FILES].obj->table->nfds : 0);
+		/* by events: a rescan would have found them without tracking the thread */
+		CHECK(tr.c.rescans == rescans, "old_thread/by_events", "%llu rescans",
+		      (unsigned long long)(tr.c.rescans - rescans));
+		compare_with_cold(&tr, pid, "old_thread", NULL);
+	}
+	tracer_stop(&tr);
+	stop_child(pid, cmd, ready);
+}
+
 int main(int argc, char **argv)
 {
 	sentinel = truth_sentinel();
@@ -360,6 +510,10 @@ int main(int argc, char **argv)
 		test_target_vanishes();
 	if (argc < 2 || strstr("pieces", argv[1]))
 		test_json_pieces();
+	if (argc < 2 || strstr("dups", argv[1]))
+		test_dups_without_kcmp();
+	if (argc < 2 || strstr("old_thread", argv[1]))
+		test_old_thread_tracked();
 	kill(sentinel, SIGKILL);
 	waitpid(sentinel, NULL, 0);
 	return check_exit();

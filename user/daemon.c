@@ -408,9 +408,12 @@ static void loop(struct daemon *d)
 		for (int i = 0; i < n; i++)
 			pfd[i] = (struct pollfd){ d->clients[i].fd,
 						  d->clients[i].resp ? POLLOUT : POLLIN, 0 };
+		int pace = tracer_pace_ms(&d->tr);
+
 		pfd[n] = (struct pollfd){ d->lfd, POLLIN, 0 };
-		pfd[n + 1] = (struct pollfd){ rb, POLLIN, 0 };
-		if (poll(pfd, (nfds_t)n + 2, 100) < 0 && errno != EINTR)
+		/* a busy buffer is read in batches (tracer_pace_ms()) */
+		pfd[n + 1] = (struct pollfd){ pace ? -1 : rb, POLLIN, 0 };
+		if (poll(pfd, (nfds_t)n + 2, pace ? pace : 100) < 0 && errno != EINTR)
 			break;
 		if (tracer_poll(&d->tr, 0))
 			kt_err("applying events failed; rescanning on the next request");

@@ -110,6 +110,12 @@ static void note_holders_change(struct live_state *st, int kind, const struct li
 		st->shared_version++;
 }
 
+static void hold_known(struct live_state *st, int kind, struct live_obj *obj, struct live_hold *h)
+{
+	link_hold(obj, h);
+	note_holders_change(st, kind, obj);
+}
+
 /* Link @h to the object its key names.  -ESRCH: the holder itself is gone. */
 static int attach(struct live_state *st, int kind, struct live_hold *h)
 {
@@ -127,8 +133,7 @@ static int attach(struct live_state *st, int kind, struct live_hold *h)
 				kid_remove(&st->tree[kind], e);
 				return -ENOMEM;
 			}
-			link_hold(obj, h);
-			note_holders_change(st, kind, obj);
+			hold_known(st, kind, obj, h);
 			return 0;
 		}
 		if (r != -ESRCH && r != -EBADF && r != -EPERM && r != -EACCES)
@@ -146,7 +151,6 @@ static void fd_free(struct live_state *st, struct live_fd *f)
 {
 	if (f->hold.obj)
 		detach(st, KT_FILE, &f->hold);
-	free(f->path);
 	free(f);
 	st->nfds--;
 }
@@ -190,6 +194,7 @@ static void detach(struct live_state *st, int kind, struct live_hold *h)
 			kid_remove(&st->tree[kind], obj->e);
 		if (obj->table)
 			table_free(st, obj->table);
+		free(obj->path);
 		free(obj);
 		return;
 	}
@@ -302,8 +307,9 @@ static void clear_slot(struct live_state *st, struct live_table *t, int fd)
 	}
 }
 
+/* @same: the object the slot's file is known to be (NULL: ask the kcmp tree) */
 static int fill_slot(struct live_state *st, struct live_table *t, const struct kt_fd_rec *rec,
-		     const char *path)
+		     const char *path, struct live_obj *same)
 {
 	struct live_fd *f;
 	int r;
@@ -316,9 +322,13 @@ static int fill_slot(struct live_state *st, struct live_table *t, const struct k
 	live_frag_stale(&t->json, rec->fd);
 	f->rec = *rec;
 	f->table = t;
-	f->path = path && *path ? strdup(path) : NULL;
 	st->nfds++;
-	r = attach(st, KT_FILE, &f->hold);
+	if (same) {
+		hold_known(st, KT_FILE, same, &f->hold);
+		r = 0;
+	} else {
+		r = attach(st, KT_FILE, &f->hold);
+	}
 	if (r) {
 		fd_free(st, f);
 		if (r != -ESRCH)
@@ -328,18 +338,41 @@ static int fill_slot(struct live_state *st, struct live_table *t, const struct k
 	}
 	t->slot[rec->fd] = f;
 	t->nfds++;
-	return 0;
+	return path && *path ? live_fd_set_path(f, path) : 0;
 }
 
 int live_fd_set(struct live_state *st, uint32_t tid, int fd, const struct kt_fd_rec *rec,
 		const char *path)
 {
+	return live_fd_set_same(st, tid, fd, rec, path, -1);
+}
+
+/*
+ * Our record of slot @same_as names the object the kernel found there
+ * only if it has the same gen_id: the kernel's slot held the file whose
+ * address hashes to it, and an object we hold keeps its address.
+ */
+static struct live_obj *known_same(struct live_table *t, const struct kt_fd_rec *rec, int same_as)
+{
+	struct live_fd *src;
+
+	if (same_as < 0 || same_as == rec->fd || (uint32_t)same_as >= t->nslots)
+		return NULL;
+	src = t->slot[same_as];
+	return src && src->rec.gen == rec->gen && src->hold.obj->e ? src->hold.obj : NULL;
+}
+
+int live_fd_set_same(struct live_state *st, uint32_t tid, int fd, const struct kt_fd_rec *rec,
+		     const char *path, int same_as)
+{
 	struct live_table *t = table_of(st, tid);
+	struct live_obj *same;
 
 	if (!t || fd < 0)
 		return -ESRCH;
+	same = rec ? known_same(t, rec, same_as) : NULL;
 	clear_slot(st, t, fd);
-	return rec ? fill_slot(st, t, rec, path) : 0;
+	return rec ? fill_slot(st, t, rec, path, same) : 0;
 }
 
 int live_table_replace(struct live_state *st, uint32_t tid, const struct kt_snapshot *scan)
@@ -368,6 +401,8 @@ int live_table_replace(struct live_state *st, uint32_t tid, const struct kt_snap
 				cur->rec = f->rec;
 				live_frag_stale(&t->json, f->rec.fd);
 			}
+			if (!live_fd_path(cur) && f->path_off)
+				r = live_fd_set_path(cur, snapshot_path(scan, f));
 			continue;
 		}
 		r = live_fd_set(st, tid, f->rec.fd, &f->rec, snapshot_path(scan, f));
@@ -380,9 +415,22 @@ int live_table_replace(struct live_state *st, uint32_t tid, const struct kt_snap
 	return r;
 }
 
-void live_fd_path_changed(struct live_fd *f)
+int live_fd_set_path(struct live_fd *f, const char *path)
 {
-	live_frag_stale(&f->table->json, f->rec.fd);
+	struct live_obj *obj = f->hold.obj;
+
+	if (!obj || obj->path)
+		return 0;
+	obj->path = strdup(path);
+	if (!obj->path)
+		return -ENOMEM;
+	/* every fd of the file shows it: their JSON is stale */
+	for (struct live_hold *h = obj->holders; h; h = h->next) {
+		struct live_fd *g = container_of(h, struct live_fd, hold);
+
+		live_frag_stale(&g->table->json, g->rec.fd);
+	}
+	return 0;
 }
 
 uint32_t live_obj_id(const struct live_hold *h)
@@ -461,8 +509,8 @@ static int export_table_fds(const struct live_task *t, struct kt_snapshot *s, ui
 		rec = f->rec;
 		rec.tid = t->rec.tid;
 		rec.tgid = t->rec.tgid;
-		out = snapshot_add_fd(s, &rec, f->path ? f->path : "",
-				      f->path ? strlen(f->path) : 0);
+		out = snapshot_add_fd(s, &rec, live_fd_path(f) ? live_fd_path(f) : "",
+				      live_fd_path(f) ? strlen(live_fd_path(f)) : 0);
 		if (!out)
 			return -ENOMEM;
 		out->id = export_id(f->hold.obj, next_file);

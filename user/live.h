@@ -31,6 +31,7 @@ struct live_obj {
 	uint32_t export_id; /* scratch for live_to_snapshot() */
 	uint8_t kind;
 	struct live_table *table; /* KT_FILES: the fd table */
+	char *path;		  /* KT_FILE: from a scan, or resolved on demand; NULL: not yet */
 };
 
 struct live_task {
@@ -42,8 +43,13 @@ struct live_fd {
 	struct kt_fd_rec rec; /* path_len unused */
 	struct live_hold hold;
 	struct live_table *table;
-	char *path; /* from a scan, or resolved on demand; NULL: not known yet */
 };
+
+/* The path of the file an fd names: one per open file, whoever holds it. */
+static inline const char *live_fd_path(const struct live_fd *f)
+{
+	return f->hold.obj ? f->hold.obj->path : NULL;
+}
 
 /*
  * A table's fds as JSON, kept between daemon answers (live_json.c) in
@@ -112,13 +118,20 @@ struct live_task *live_task_get(const struct live_state *st, uint32_t tid);
  */
 int live_fd_set(struct live_state *st, uint32_t tid, int fd, const struct kt_fd_rec *rec,
 		const char *path);
+/*
+ * The same, where the kernel found slot @same_as of the table holding the
+ * same file (a dup's source; -1: none): if our record of @same_as agrees,
+ * the fd joins that object without a kcmp.
+ */
+int live_fd_set_same(struct live_state *st, uint32_t tid, int fd, const struct kt_fd_rec *rec,
+		     const char *path, int same_as);
 struct live_fd *live_fd_get(const struct live_state *st, uint32_t tid, int fd);
 
 /* Make @tid's table exactly the fds of @scan that were read through @tid. */
 int live_table_replace(struct live_state *st, uint32_t tid, const struct kt_snapshot *scan);
 
-/* @f's path became known: outputs that show it are stale. */
-void live_fd_path_changed(struct live_fd *f);
+/* Give @f's file its path (a copy), if it has none yet; -ENOMEM. */
+int live_fd_set_path(struct live_fd *f, const char *path);
 
 /* The id of the object a holder names, 0 if absent. */
 uint32_t live_obj_id(const struct live_hold *h);

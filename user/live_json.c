@@ -124,9 +124,9 @@ static int piece_make(struct live_piece *p, struct live_table *tab, const struct
 
 		if (!id)
 			continue;
-		if (!f->path && resolve_path)
+		if (!live_fd_path(f) && resolve_path)
 			resolve_path(f); /* once: the piece is made after it */
-		json_put_fd(&w, ref->tid, ref->files_id, id, &f->rec, f->path);
+		json_put_fd(&w, ref->tid, ref->files_id, id, &f->rec, live_fd_path(f));
 	}
 	jw_close(&w, true);
 	buf = take_inner(&w, 1, 1, &len, &r);

@@ -26,7 +26,7 @@ static const struct sys_entry table[] = {
 #ifdef SYS_open
 	S(open, FD_RET),
 	S(creat, FD_RET),
-	S(dup2, FD_RET),
+	S(dup2, DUP),
 	S(pipe, PAIR_ARG0),
 	S(eventfd, FD_RET),
 	S(epoll_create, FD_RET),
@@ -35,8 +35,8 @@ static const struct sys_entry table[] = {
 #endif
 	S(openat, FD_RET),
 	S(openat2, FD_RET),
-	S(dup, FD_RET),
-	S(dup3, FD_RET),
+	S(dup, DUP),
+	S(dup3, DUP),
 	S(fcntl, FCNTL),
 	S(pipe2, PAIR_ARG0),
 	S(socket, FD_RET),

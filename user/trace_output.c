@@ -83,8 +83,14 @@ static void report_line(struct trace_output *o, struct kt_tracer *tr, const stru
 	FILE *f = o->out;
 	struct live_fd *fd;
 
-	fprintf(f, "%+11.6f %-13s %7u %-15s", (double)(ch->ts_ns - o->t0_ns) / 1e9, ch->cause,
-		ch->tgid, comm_of(tr, ch->tid));
+	int64_t d = (int64_t)(ch->ts_ns - o->t0_ns);
+	uint64_t a = d < 0 ? (uint64_t)-d : (uint64_t)d;
+	char ts[32];
+
+	/* as %+11.6f would print it, without the floating-point formatting (a busy trace's cost) */
+	snprintf(ts, sizeof(ts), "%c%llu.%06llu", d < 0 ? '-' : '+',
+		 (unsigned long long)(a / 1000000000), (unsigned long long)(a % 1000000000 / 1000));
+	fprintf(f, "%11s %-13s %7u %-15s", ts, ch->cause, ch->tgid, comm_of(tr, ch->tid));
 	switch (ch->type) {
 	case KT_CH_FORK:
 		fprintf(f, " from %u", tgid_of(tr, ch->parent_tid));
@@ -206,7 +212,7 @@ static void report_json(struct trace_output *o, struct kt_tracer *tr, const stru
 	gen_str(g, "cause");
 	gen_str(g, ch->cause);
 	gen_str(g, "time");
-	yajl_gen_double(g, (double)(ch->ts_ns - o->t0_ns) / 1e9);
+	yajl_gen_double(g, (double)(int64_t)(ch->ts_ns - o->t0_ns) / 1e9);
 	gen_kv_int(g, "tgid", ch->tgid);
 	gen_kv_int(g, "tid", ch->tid);
 	gen_str(g, "comm");

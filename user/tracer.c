@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <sys/stat.h>
 #include <sys/ioctl.h>
@@ -18,6 +19,9 @@
 
 static void report(struct kt_tracer *tr, struct kt_change *ch)
 {
+	/* a change found by a rescan or a loss is as new as the newest event */
+	if (!ch->ts_ns)
+		ch->ts_ns = tr->last_event_ns;
 	if (tr->report)
 		tr->report(tr, ch, tr->report_arg);
 }
@@ -42,7 +46,9 @@ static uint32_t changed_kinds(const struct live_task *t, const uint32_t before[K
 
 static void on_task(struct kt_tracer *tr, const struct kt_ev_task *e)
 {
-	struct kt_change ch = { .ts_ns = e->hdr.ts_ns, .tgid = e->rec.tgid, .tid = e->rec.tid };
+	struct kt_change ch = { .ts_ns = tr->last_event_ns,
+				.tgid = e->rec.tgid,
+				.tid = e->rec.tid };
 	uint32_t before[KT_NR_KINDS] = { 0 };
 	struct live_task *t;
 	bool new_table;
@@ -88,7 +94,7 @@ static void on_exit_ev(struct kt_tracer *tr, const struct kt_ev_exit *e)
 {
 	struct kt_change ch = { .type = KT_CH_EXIT,
 				.cause = "exit",
-				.ts_ns = e->hdr.ts_ns,
+				.ts_ns = tr->last_event_ns,
 				.tgid = e->tgid,
 				.tid = e->tid };
 
@@ -104,7 +110,7 @@ static void on_fd(struct kt_tracer *tr, const struct kt_ev_fd *e)
 {
 	struct kt_change ch = { .type = KT_CH_FD,
 				.cause = syscall_name(e->hdr.cause),
-				.ts_ns = e->hdr.ts_ns,
+				.ts_ns = tr->last_event_ns,
 				.tgid = e->rec.tgid,
 				.tid = e->rec.tid,
 				.fd = e->rec.fd };
@@ -113,7 +119,8 @@ static void on_fd(struct kt_tracer *tr, const struct kt_ev_fd *e)
 	bool was_shared = was && was->nholders >= 2;
 	int r;
 
-	r = live_fd_set(&tr->st, e->rec.tid, e->rec.fd, e->empty ? NULL : &e->rec, NULL);
+	r = live_fd_set_same(&tr->st, e->rec.tid, e->rec.fd, e->empty ? NULL : &e->rec, NULL,
+			     e->same_as);
 	if (r == -ESRCH) {
 		/* a task we have no record of yet: read it whole */
 		want_rescan(tr, e->rec.tid, "unknown task");
@@ -138,7 +145,8 @@ static int on_event(void *ctx, void *data, size_t size)
 	const struct kt_ev_hdr *h = data;
 
 	tr->c.events++;
-	tr->last_event_ns = h->ts_ns;
+	/* kernel tick time to CLOCK_MONOTONIC (see tick_ns() in bpf/trace.bpf.c) */
+	tr->last_event_ns = h->ts_ns + tr->tick_to_mono_ns;
 	switch (h->type) {
 	case KT_EV_TASK:
 		if (size >= sizeof(struct kt_ev_task))
@@ -364,29 +372,43 @@ static int run_pending(struct kt_tracer *tr)
 
 /* ---- start, poll, stop ---- */
 
+/*
+ * Mark the target's tasks in the kernel (seed_target() in bpf/trace.bpf.c)
+ * and take the tick/monotonic pair event times are mapped with.  Runs
+ * after attaching, so that forks meanwhile are marked by the kernel.
+ */
 static int seed_tracked(struct kt_tracer *tr)
 {
-	int fd = bpf_map__fd(tr->skel->maps.tracked);
-	struct kt_snapshot scan;
-	uint8_t one = 1;
-	int r = 0;
+	struct bpf_link *link = bpf_program__attach_iter(tr->skel->progs.seed_target, NULL);
+	char buf[64];
+	int fd, r = 0;
 
-	if (tr->target.mode == KT_TARGET_PIDS) {
-		for (size_t i = 0; i < tr->target.npids && !r; i++)
-			if (bpf_map_update_elem(fd, &tr->target.pids[i], &one, BPF_ANY))
-				r = -errno;
-		return r;
-	}
-	if (tr->target.mode != KT_TARGET_TREE)
-		return 0;
-	/* the tree as it is now; forks from here on are added by the kernel */
-	snapshot_init(&scan, "bpf", KT_GENID_ADDR);
-	r = scanner_scan(tr->scanner, &scan, 0, 0, false);
-	for (size_t i = 0; i < scan.ntasks && !r; i++)
-		if (bpf_map_update_elem(fd, &scan.tasks[i].rec.tgid, &one, BPF_ANY))
-			r = -errno;
-	snapshot_free(&scan);
+	if (!link)
+		return -errno;
+	fd = bpf_iter_create(bpf_link__fd(link));
+	if (fd < 0)
+		r = -errno;
+	while (fd >= 0 && (r = (int)read(fd, buf, sizeof(buf))) > 0)
+		;
+	if (r < 0)
+		r = -errno;
+	if (fd >= 0)
+		close(fd);
+	bpf_link__destroy(link);
+	tr->tick_to_mono_ns = tr->skel->bss->calib_mono_ns - tr->skel->bss->calib_tick_ns;
 	return r;
+}
+
+/* A pid-list target is in the kernel before attaching: no fork of it is missed. */
+static int seed_pids(struct kt_tracer *tr)
+{
+	int fd = bpf_map__fd(tr->skel->maps.tracked);
+	uint8_t one = 1;
+
+	for (size_t i = 0; i < tr->target.npids; i++)
+		if (bpf_map_update_elem(fd, &tr->target.pids[i], &one, BPF_ANY))
+			return -errno;
+	return 0;
 }
 
 static int cold_scan(struct kt_tracer *tr)
@@ -439,6 +461,8 @@ static int load(struct kt_tracer *tr, const struct kt_target *t, const struct kt
 	skel->rodata->seccomp_addfd_cmd = (uint32_t)SECCOMP_IOCTL_NOTIF_ADDFD;
 	syscalls_fill_actions((uint8_t *)skel->rodata->sys_action);
 	skel->rodata->wakeup_interval_ns = wakeup_interval_ns(o->ringbuf_bytes);
+	tr->pace_ns = skel->rodata->wakeup_interval_ns;
+	bpf_program__set_autoattach(skel->progs.seed_target, false); /* run by seed_tracked() */
 	r = bpf_map__set_max_entries(skel->maps.events, (uint32_t)o->ringbuf_bytes);
 	if (!r)
 		r = trace_bpf__load(skel);
@@ -471,6 +495,8 @@ int tracer_start(struct kt_tracer *tr, const struct kt_target *t, const struct k
 	if (!r)
 		r = scanner_open(&tr->scanner, t, &bo, key, why, why_len);
 	memset(key, 0, sizeof(key));
+	if (!r && t->mode == KT_TARGET_PIDS)
+		r = seed_pids(tr);
 	/* attach before seeding and scanning: what changes meanwhile is in the buffer */
 	if (!r && trace_bpf__attach(tr->skel)) {
 		r = -errno;
@@ -489,10 +515,49 @@ int tracer_start(struct kt_tracer *tr, const struct kt_target *t, const struct k
 	return r;
 }
 
+/*
+ * The buffer's fd is readable whenever the buffer holds a record, so under
+ * load it always is, and a reader that waits on it reads record by record
+ * as they come, on the other core, pulling the producer's cache lines
+ * across with every one.  That made a traced dup+close 40% slower than
+ * the same events left in the buffer.  So after a busy drain the next
+ * waits out the same interval the kernel side wakes us at: a busy target
+ * is read in batches, a quiet one still at once.
+ */
+#define BUSY_DRAIN 32 /* events */
+
+int tracer_pace_ms(const struct kt_tracer *tr)
+{
+	uint64_t now = kt_now_ns();
+
+	if (tr->next_drain_ns <= now)
+		return 0;
+	return (int)((tr->next_drain_ns - now + 999999) / 1000000);
+}
+
+static void pace(struct kt_tracer *tr, int timeout_ms)
+{
+	int ms = tracer_pace_ms(tr);
+	struct timespec ts;
+
+	if (ms > timeout_ms)
+		ms = timeout_ms;
+	if (ms <= 0)
+		return;
+	ts.tv_sec = ms / 1000;
+	ts.tv_nsec = (long)(ms % 1000) * 1000000;
+	nanosleep(&ts, NULL); /* a signal ends it early, as it ends a poll */
+}
+
 int tracer_poll(struct kt_tracer *tr, int timeout_ms)
 {
-	int r = ring_buffer__poll(tr->rb, timeout_ms);
+	uint64_t before = tr->c.events;
+	int r = 0;
 
+	if (tracer_pace_ms(tr))
+		pace(tr, timeout_ms);
+	else
+		r = ring_buffer__poll(tr->rb, timeout_ms);
 	if (r < 0 && r != -EINTR)
 		return r;
 	/*
@@ -502,6 +567,7 @@ int tracer_poll(struct kt_tracer *tr, int timeout_ms)
 	r = ring_buffer__consume(tr->rb);
 	if (r < 0)
 		return r;
+	tr->next_drain_ns = tr->c.events - before >= BUSY_DRAIN ? kt_now_ns() + tr->pace_ns : 0;
 	r = repair_lost(tr);
 	if (!r)
 		r = run_pending(tr);
@@ -673,14 +739,13 @@ const char *tracer_fd_path(struct live_fd *f)
 	char proc[64], buf[KT_PATH_MAX];
 	ssize_t n;
 
-	if (f->path)
-		return f->path;
+	if (live_fd_path(f))
+		return live_fd_path(f);
 	snprintf(proc, sizeof(proc), "/proc/%u/fd/%d", f->table->key_tid, f->rec.fd);
 	n = readlink(proc, buf, sizeof(buf) - 1);
 	if (n <= 0)
 		return "?";
 	buf[n] = '\0';
-	f->path = strdup(buf);
-	live_fd_path_changed(f);
-	return f->path ? f->path : "?";
+	live_fd_set_path(f, buf);
+	return live_fd_path(f) ? live_fd_path(f) : "?";
 }

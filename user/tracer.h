@@ -65,7 +65,10 @@ struct kt_tracer {
 	struct u32map pending; /* tid -> reason (a static string) */
 	bool pending_all;
 	uint64_t lost_seen, overflow_seen;
-	uint64_t last_event_ns; /* CLOCK_MONOTONIC stamp of the newest event applied */
+	uint64_t last_event_ns;	  /* CLOCK_MONOTONIC stamp of the newest event applied */
+	uint64_t tick_to_mono_ns; /* added to an event's tick time (modulo 2^64) */
+	uint64_t pace_ns;	  /* after a busy drain, wait this long for the next */
+	uint64_t next_drain_ns;	  /* CLOCK_MONOTONIC; 0: read as soon as there is data */
 	volatile sig_atomic_t stop;
 };
 
@@ -77,6 +80,12 @@ struct kt_tracer_opts {
 /* Load, attach, seed the target and take the cold scan. Errors as snapshot_take. */
 int tracer_start(struct kt_tracer *tr, const struct kt_target *t, const struct kt_tracer_opts *o,
 		 char *why, size_t why_len);
+/*
+ * Milliseconds until the buffer should be read again (0: as soon as it is
+ * readable).  A caller that polls the buffer's fd itself leaves it out of
+ * its poll set until then.
+ */
+int tracer_pace_ms(const struct kt_tracer *tr);
 /* Wait up to @timeout_ms for events and apply them, with the rescans they ask for. */
 int tracer_poll(struct kt_tracer *tr, int timeout_ms);
 /* Apply everything already in the buffer: the state is then as of now. */
