@@ -562,10 +562,12 @@ static void check_answers(struct answers *a, const struct kt_target *t, const ch
 			fresh++;
 		else if (!*first)
 			snprintf(first, sizeof(first), "answer %d: %s", i, why);
-		if (!same_as(&ref, &s, why, sizeof(why)))
+		if (!same_as(&ref, &s, why, sizeof(why))) {
 			same++;
-		else if (!*first)
+		} else if (!*first) {
 			snprintf(first, sizeof(first), "answer %d vs cold: %s", i, why);
+			keep_answer(group, a->raw[i], a->len[i]); /* for whoever reads the log */
+		}
 		if (i == 0 && !CHECK(!kcmp_truth(&s, why, sizeof(why)),
 				     tname(group, "answer_is_kcmp_truth"), "%s", why))
 			keep_answer(group, a->raw[i], a->len[i]);

@@ -210,10 +210,16 @@ static char *answer(struct daemon *d, const char *req, size_t *len)
 		return snapshot_answer(d, d->o->freeze, len);
 	if (!strcmp(req, "snapshot freeze"))
 		return snapshot_answer(d, true, len);
-	if (!strcmp(req, "stats"))
-		return stats_answer(d, false, len);
-	if (!strcmp(req, "health"))
-		return stats_answer(d, true, len);
+	/*
+	 * Counts and the newest event's age include what waits in the buffer:
+	 * a quiet-looking daemon with unread events misled clients (and a
+	 * test) into asking for a snapshot in the middle of an exec.
+	 */
+	if (!strcmp(req, "stats") || !strcmp(req, "health")) {
+		if (tracer_settle(&d->tr))
+			kt_err("applying events failed; rescanning on the next request");
+		return stats_answer(d, !strcmp(req, "health"), len);
+	}
 	return error_answer("unknown request (snapshot, snapshot freeze, stats, health)", len);
 }
 

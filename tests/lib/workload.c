@@ -301,6 +301,27 @@ static int sc_pidfd_getfd(void)
 }
 
 /* exec drops the O_CLOEXEC fds; the others stay shared with the parent. */
+/* Wait (up to 5 s) until @pid is blocked in pause or a sleep (sleep infinity pauses). */
+static int wait_asleep(pid_t pid)
+{
+	char path[64], buf[64];
+
+	snprintf(path, sizeof(path), "/proc/%d/syscall", (int)pid);
+	for (int i = 0; i < 500; i++) {
+		FILE *f = fopen(path, "re");
+		long nr = -1;
+
+		if (f && fgets(buf, sizeof(buf), f))
+			nr = strtol(buf, NULL, 10);
+		if (f)
+			fclose(f);
+		if (nr == SYS_pause || nr == SYS_nanosleep || nr == SYS_clock_nanosleep)
+			return 0;
+		usleep(10000);
+	}
+	return -1;
+}
+
 static int sc_exec_cloexec(void)
 {
 	int keep = open_scratch("keep", 0), drop = open_scratch("drop", O_CLOEXEC);
@@ -320,7 +341,13 @@ static int sc_exec_cloexec(void)
 	}
 	close(p[1]);
 	/* EOF on the close-on-exec pipe: the exec has happened */
-	return read(p[0], &c, 1) != 0;
+	if (read(p[0], &c, 1) != 0)
+		return -1;
+	/*
+	 * ...but the new program's loader still opens and closes fds: done
+	 * only once it sleeps, or a tracer is asked about it mid-start.
+	 */
+	return wait_asleep(pid);
 }
 
 static int open_anon_kinds(void)
