@@ -3,8 +3,9 @@
  * A diagnostic for tests/bench/bench_trace.c: the floor (bpf/floor.bpf.c)
  * plus the least an event costs.  On a hit of the same one-lookup filter
  * the sys_exit program reserves a record the size of the tracer's fd event
- * in a ring buffer, stamps it with the tracer's clock and submits it, waking the reader as the
- * tracer does with its default buffer (at most every 10 ms), and reads
+ * in a ring buffer, stamps it with the tracer's clock (tick.bpf.h) and
+ * submits it, waking the reader as the tracer does with its default
+ * buffer (at most every 10 ms), and reads
  * nothing else.  What the tracer costs above this is its own logic; what
  * this costs above the floor is the price of reporting anything per
  * syscall at all.
@@ -13,6 +14,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 #include "kcmptrace.h"
+#include "tick.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -31,15 +33,6 @@ struct {
 } events SEC(".maps");
 
 __u64 last_wakeup_ns = 0;
-extern int CONFIG_HZ __kconfig __weak;
-
-/* the tracer's event clock: tick_ns() in trace.bpf.c */
-static __always_inline __u64 tick_ns(void)
-{
-	if (CONFIG_HZ <= 0)
-		return bpf_ktime_get_ns();
-	return bpf_jiffies64() * (1000000000ULL / (__u64)CONFIG_HZ);
-}
 
 static __always_inline bool hit(void)
 {

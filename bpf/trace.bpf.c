@@ -13,6 +13,7 @@
 #include "genid.bpf.h"
 #include "target.bpf.h"
 #include "records.bpf.h"
+#include "tick.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -112,22 +113,7 @@ static __always_inline void mark_tracked(struct task_struct *t, __u32 tgid)
 	bpf_task_storage_get(&in_target, t, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
 }
 
-/*
- * Event times: the kernel tick in ns.  Reading the precise clock costs an
- * fd event more than the rest of its work in a VM (a paravirt clock
- * read); throttling wakeups needs no better, and userspace maps tick time
- * to CLOCK_MONOTONIC with the pair seed_target() records.  Without the
- * kernel's config (CONFIG_HZ unknown) the precise clock it is.
- */
-extern int CONFIG_HZ __kconfig __weak;
-
-static __always_inline __u64 tick_ns(void)
-{
-	if (CONFIG_HZ <= 0)
-		return bpf_ktime_get_ns();
-	return bpf_jiffies64() * (1000000000ULL / (__u64)CONFIG_HZ);
-}
-
+/* the tick/monotonic pair for userspace (tick.bpf.h) */
 __u64 calib_tick_ns = 0;
 __u64 calib_mono_ns = 0;
 

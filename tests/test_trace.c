@@ -283,77 +283,6 @@ static void test_target_vanishes(void)
 	tracer_stop(&tr);
 }
 
-/* A child with 1000 fds; each byte on @cmd makes it change one piece's worth. */
-static void pieces_child(int cmd, int ready)
-{
-	char c;
-
-	for (int i = 0; i < 1000; i++)
-		if (open("/dev/null", O_RDONLY) < 0)
-			_exit(1);
-	if (write(ready, "r", 1) != 1)
-		_exit(1);
-	while (read(cmd, &c, 1) == 1) {
-		/* close one fd in the third piece, share another into the fourth */
-		if (c == '1' && (close(600) || dup2(10, 900) != 900))
-			_exit(1);
-		if (write(ready, "r", 1) != 1)
-			_exit(1);
-	}
-	_exit(0);
-}
-
-/* The daemon's kept JSON pieces of a large table after a change in two of them. */
-static void test_json_pieces(void)
-{
-	int cmd[2], ready[2];
-	struct kt_tracer tr;
-	struct kt_snapshot live;
-	struct live_json_cache cache = { 0 };
-	struct live_json_doc doc = { .target_desc = "test" };
-	char *out = NULL, c;
-	size_t len;
-	pid_t pid;
-
-	if (pipe2(cmd, O_CLOEXEC) || pipe2(ready, O_CLOEXEC))
-		return;
-	pid = fork();
-	if (!pid) {
-		close(cmd[1]);
-		close(ready[0]);
-		pieces_child(cmd[0], ready[1]);
-	}
-	close(cmd[0]);
-	close(ready[1]);
-	if (CHECK(read(ready[0], &c, 1) == 1, "pieces/child_ready", "no child") &&
-	    !start_tracer(&tr, pid, 16 << 20)) {
-		CHECK(!live_json_write(&tr.st, &cache, &doc, &out, &len) && cache.pieces_made >= 4,
-		      "pieces/made", "%llu pieces", (unsigned long long)cache.pieces_made);
-		free(out);
-		if (CHECK(write(cmd[1], "1", 1) == 1 && read(ready[0], &c, 1) == 1,
-			  "pieces/child_changed", "no answer")) {
-			uint64_t made = cache.pieces_made;
-
-			snapshot_init(&live, "live", KT_GENID_ADDR);
-			if (CHECK(!quiesce(&tr) && !live_to_snapshot(&tr.st, &live),
-				  "pieces/settle", "failed")) {
-				check_daemon_json(&tr, &cache, &live, NULL, "pieces");
-				/* check_daemon_json wrote once from the cache: two pieces remade */
-				CHECK(cache.pieces_made - made == 2, "pieces/only_changed_remade",
-				      "%llu remade",
-				      (unsigned long long)(cache.pieces_made - made));
-			}
-			snapshot_free(&live);
-		}
-		tracer_stop(&tr);
-	}
-	live_json_cache_free(&cache);
-	close(cmd[1]);
-	close(ready[0]);
-	kill(pid, SIGKILL);
-	waitpid(pid, NULL, 0);
-}
-
 /* A process told by a byte on @cmd to run @fn, answering on @ready. */
 static pid_t start_child(int *cmd_w, int *ready_r, void (*fn)(int cmd, int ready))
 {
@@ -382,6 +311,66 @@ static void stop_child(pid_t pid, int cmd_w, int ready_r)
 	close(ready_r);
 	kill(pid, SIGKILL);
 	waitpid(pid, NULL, 0);
+}
+
+/* A child with 1000 fds; each byte on @cmd makes it change one piece's worth. */
+static void pieces_child(int cmd, int ready)
+{
+	char c;
+
+	for (int i = 0; i < 1000; i++)
+		if (open("/dev/null", O_RDONLY) < 0)
+			_exit(1);
+	if (write(ready, "r", 1) != 1)
+		_exit(1);
+	while (read(cmd, &c, 1) == 1) {
+		/* close one fd in the third piece, share another into the fourth */
+		if (c == '1' && (close(600) || dup2(10, 900) != 900))
+			_exit(1);
+		if (write(ready, "r", 1) != 1)
+			_exit(1);
+	}
+	_exit(0);
+}
+
+/* The daemon's kept JSON pieces of a large table after a change in two of them. */
+static void test_json_pieces(void)
+{
+	struct kt_tracer tr;
+	struct kt_snapshot live;
+	struct live_json_cache cache = { 0 };
+	struct live_json_doc doc = { .target_desc = "test" };
+	char *out = NULL, c;
+	size_t len;
+	int cmd, ready;
+	pid_t pid = start_child(&cmd, &ready, pieces_child);
+
+	if (pid < 0)
+		return;
+	if (CHECK(read(ready, &c, 1) == 1, "pieces/child_ready", "no child") &&
+	    !start_tracer(&tr, pid, 16 << 20)) {
+		CHECK(!live_json_write(&tr.st, &cache, &doc, &out, &len) && cache.pieces_made >= 4,
+		      "pieces/made", "%llu pieces", (unsigned long long)cache.pieces_made);
+		free(out);
+		if (CHECK(write(cmd, "1", 1) == 1 && read(ready, &c, 1) == 1,
+			  "pieces/child_changed", "no answer")) {
+			uint64_t made = cache.pieces_made;
+
+			snapshot_init(&live, "live", KT_GENID_ADDR);
+			if (CHECK(!quiesce(&tr) && !live_to_snapshot(&tr.st, &live),
+				  "pieces/settle", "failed")) {
+				check_daemon_json(&tr, &cache, &live, NULL, "pieces");
+				/* check_daemon_json wrote once from the cache: two pieces remade */
+				CHECK(cache.pieces_made - made == 2, "pieces/only_changed_remade",
+				      "%llu remade",
+				      (unsigned long long)(cache.pieces_made - made));
+			}
+			snapshot_free(&live);
+		}
+		tracer_stop(&tr);
+	}
+	live_json_cache_free(&cache);
+	stop_child(pid, cmd, ready);
 }
 
 static void dups_child(int cmd, int ready)

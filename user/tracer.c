@@ -535,9 +535,9 @@ int tracer_pace_ms(const struct kt_tracer *tr)
 	return (int)((tr->next_drain_ns - now + 999999) / 1000000);
 }
 
-static void pace(struct kt_tracer *tr, int timeout_ms)
+/* Sleep @ms, at most @timeout_ms; a signal ends it early, as it ends a poll. */
+static void pace(int ms, int timeout_ms)
 {
-	int ms = tracer_pace_ms(tr);
 	struct timespec ts;
 
 	if (ms > timeout_ms)
@@ -546,16 +546,16 @@ static void pace(struct kt_tracer *tr, int timeout_ms)
 		return;
 	ts.tv_sec = ms / 1000;
 	ts.tv_nsec = (long)(ms % 1000) * 1000000;
-	nanosleep(&ts, NULL); /* a signal ends it early, as it ends a poll */
+	nanosleep(&ts, NULL);
 }
 
 int tracer_poll(struct kt_tracer *tr, int timeout_ms)
 {
 	uint64_t before = tr->c.events;
-	int r = 0;
+	int r = 0, ms = tracer_pace_ms(tr);
 
-	if (tracer_pace_ms(tr))
-		pace(tr, timeout_ms);
+	if (ms)
+		pace(ms, timeout_ms);
 	else
 		r = ring_buffer__poll(tr->rb, timeout_ms);
 	if (r < 0 && r != -EINTR)
