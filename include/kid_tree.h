@@ -43,19 +43,37 @@ struct kid_stats {
 	uint64_t errors;     /* comparator failures reported to the caller */
 };
 
-struct kid_gen;
-
-struct kid_entry {
-	struct rb_node sub_node;
-	struct kid_gen *gen;
-	struct kid_entry *next_unordered; /* on gen->unordered, not in sub */
-	struct kid_key key;
-	uint32_t id;
-	bool unordered;
-	void *priv; /* the caller's: what it keeps about the object */
+/* Where an entry is in its tree. */
+enum kid_place {
+	KID_OUT = 0, /* in no tree */
+	KID_HEAD,    /* the first of its gen_id: a node of the gen_id tree */
+	KID_SUB,     /* in its head's subtree, ordered by kcmp */
+	KID_LIST,    /* on its head's list of objects kcmp could not order */
 };
 
-struct kid_pool;
+/*
+ * One distinct object, embedded in whatever the caller keeps about it
+ * (or taken from the tree's pool by kid_lookup_or_insert()).  The first
+ * object of a gen_id is itself the gen_id node, as in CRIU, and carries
+ * the others: with gen_ids nearly unique, a tree of 100k objects is 100k
+ * nodes of 64 bytes, not 100k gen nodes plus 100k entries.
+ */
+struct kid_entry {
+	struct rb_node node;	/* HEAD: in the gen_id tree; SUB: in the head's subtree */
+	struct rb_root sub;	/* HEAD: the other objects of its gen_id, by kcmp */
+	struct kid_entry *list; /* HEAD: the first object kcmp could not order; LIST: the next */
+	struct kid_key key;
+	uint32_t id;
+	uint8_t place;	/* enum kid_place */
+	uint8_t tag[3]; /* the caller's: packs into what would be padding */
+};
+
+static inline bool kid_in_tree(const struct kid_entry *e)
+{
+	return e->place != KID_OUT;
+}
+
+struct pool;
 
 struct kid_tree {
 	struct rb_root gens;
@@ -64,7 +82,7 @@ struct kid_tree {
 	void *cmp_arg;
 	uint32_t next_id;
 	struct kid_stats stats;
-	struct kid_pool *pool;
+	struct pool *pool; /* kid_lookup_or_insert()'s entries */
 	/*
 	 * After a comparator error: the entry that was being compared with.
 	 * Either its holder or the caller's went away; the caller can tell
@@ -77,15 +95,25 @@ void kid_tree_init(struct kid_tree *t, int type, kid_cmp_fn cmp, void *arg);
 void kid_tree_destroy(struct kid_tree *t);
 
 /*
- * Find the object @key names, or insert it.  On success returns 0 and sets
- * *@out (and *@is_new).  A comparator error is returned as a negative errno
- * with the tree unchanged: -ESRCH (task gone), -EBADF (fd closed), -EPERM.
- * -ENOMEM if an insertion could not be allocated.
+ * Find the object @n->key names, or add @n as a new object (it gets the
+ * next id).  On success returns 0 and sets *@out: @n itself if it was
+ * added.  A comparator error is returned as a negative errno with the tree
+ * unchanged: -ESRCH (task gone), -EBADF (fd closed), -EPERM.
+ */
+int kid_find_or_add(struct kid_tree *t, struct kid_entry *n, struct kid_entry **out);
+
+/*
+ * Take an object out of the tree (its last holder went away).  It keeps
+ * its id, which is never given to another object of this tree.
+ */
+void kid_erase(struct kid_tree *t, struct kid_entry *e);
+
+/*
+ * The same with entries from the tree's own pool, for callers that keep
+ * nothing else per object: -ENOMEM if no entry could be allocated.
  */
 int kid_lookup_or_insert(struct kid_tree *t, const struct kid_key *key, struct kid_entry **out,
 			 bool *is_new);
-
-/* Drop an object (its last holder went away).  Its id is not reused. */
 void kid_remove(struct kid_tree *t, struct kid_entry *e);
 
 /*

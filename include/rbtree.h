@@ -9,11 +9,33 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
+/* The colour rides in the parent pointer's low bit: 24 bytes, not 32. */
 struct rb_node {
-	struct rb_node *parent, *left, *right;
-	bool red;
+	uintptr_t parent_red;
+	struct rb_node *left, *right;
 };
+
+static inline struct rb_node *rb_parent(const struct rb_node *n)
+{
+	return (struct rb_node *)(n->parent_red & ~(uintptr_t)1);
+}
+
+static inline bool rb_red(const struct rb_node *n)
+{
+	return n->parent_red & 1;
+}
+
+static inline void rb_set_parent(struct rb_node *n, struct rb_node *parent)
+{
+	n->parent_red = (uintptr_t)parent | (n->parent_red & 1);
+}
+
+static inline void rb_set_red(struct rb_node *n, bool red)
+{
+	n->parent_red = (n->parent_red & ~(uintptr_t)1) | red;
+}
 
 struct rb_root {
 	struct rb_node *node;
@@ -25,14 +47,15 @@ struct rb_root {
 /* Link @node as the child at @link of @parent; then rb_insert_color(). */
 static inline void rb_link_node(struct rb_node *node, struct rb_node *parent, struct rb_node **link)
 {
-	node->parent = parent;
+	node->parent_red = (uintptr_t)parent | 1;
 	node->left = node->right = NULL;
-	node->red = true;
 	*link = node;
 }
 
 void rb_insert_color(struct rb_node *node, struct rb_root *root);
 void rb_erase(struct rb_node *node, struct rb_root *root);
+/* Put @heir where @victim is, colour and all: only for a key that sorts the same. */
+void rb_replace_node(struct rb_node *victim, struct rb_node *heir, struct rb_root *root);
 struct rb_node *rb_first(const struct rb_root *root);
 struct rb_node *rb_next(const struct rb_node *node);
 

@@ -180,38 +180,43 @@ static void check_stats_agree(struct kid_tree *t, const char *name)
 
 /*
  * The CRIU bug: the first insertion into a gen's subtree looped forever.
- * Object A under gen 5, then object B under gen 5, then A again; B is put
- * @side of A, so both links of the subtree root get exercised.
+ * Object A heads gen 5, object B becomes the root of its subtree, object C
+ * goes @side of B, then A is looked up again: both links of the subtree
+ * root get exercised.
  */
-static void first_subtree_case(int obj_b, bool left, const char *side)
+static void first_subtree_case(int obj_c, bool left, const char *side)
 {
-	struct kid_entry *a, *b, *a2;
-	bool new_a = false, new_b = false, new_a2 = true;
+	struct kid_entry *a, *b, *c, *a2;
+	bool new_a = false, new_b = false, new_c = false, new_a2 = true;
 	struct kid_tree t;
 	char name[96];
 
 	reset_fake(1);
-	fake.obj[0] = fake.obj[2] = 1;
-	fake.obj[1] = obj_b;
+	fake.obj[0] = fake.obj[3] = 5;
+	fake.obj[1] = 1;
+	fake.obj[2] = obj_c;
 	tree_init(&t);
 	a = must_lookup(&t, 0, 5, &new_a);
 	b = must_lookup(&t, 1, 5, &new_b);
-	a2 = must_lookup(&t, 2, 5, &new_a2);
+	c = must_lookup(&t, 2, 5, &new_c);
+	a2 = must_lookup(&t, 3, 5, &new_a2);
 	snprintf(name, sizeof(name), "first_subtree_%s_terminates", side);
-	if (!CHECK(a && b && a2, name, "a lookup failed"))
+	if (!CHECK(a && b && c && a2, name, "a lookup failed"))
 		return;
 	snprintf(name, sizeof(name), "first_subtree_%s_distinct_ids", side);
-	CHECK(a->id == 1 && b->id == 2 && new_a && new_b, name, "ids %u %u new %d %d", a->id, b->id,
-	      new_a, new_b);
+	CHECK(a->id == 1 && b->id == 2 && c->id == 3 && new_a && new_b && new_c, name,
+	      "ids %u %u %u new %d %d %d", a->id, b->id, c->id, new_a, new_b, new_c);
 	snprintf(name, sizeof(name), "first_subtree_%s_linked", side);
-	CHECK((left ? a->sub_node.left : a->sub_node.right) == &b->sub_node &&
-		      b->sub_node.parent == &a->sub_node,
-	      name, "B is not A's %s child", side);
+	CHECK(a->place == KID_HEAD && b->place == KID_SUB && c->place == KID_SUB &&
+		      a->sub.node == &b->node && !rb_parent(&b->node) &&
+		      (left ? b->node.left : b->node.right) == &c->node &&
+		      rb_parent(&c->node) == &b->node,
+	      name, "B is not the subtree's root or C not its %s child", side);
 	snprintf(name, sizeof(name), "first_subtree_%s_same_object_found", side);
-	CHECK(a2 == a && a2->id == 1 && !new_a2, name, "third key got id %u new %d", a2->id,
+	CHECK(a2 == a && a2->id == 1 && !new_a2, name, "fourth key got id %u new %d", a2->id,
 	      new_a2);
 	snprintf(name, sizeof(name), "first_subtree_%s_stats", side);
-	CHECK(t.stats.entries == 2 && t.stats.collisions == 1 && t.stats.kcmp_calls == 2, name,
+	CHECK(t.stats.entries == 3 && t.stats.collisions == 2 && t.stats.kcmp_calls == 4, name,
 	      "entries %llu collisions %llu kcmp_calls %llu", (unsigned long long)t.stats.entries,
 	      (unsigned long long)t.stats.collisions, (unsigned long long)t.stats.kcmp_calls);
 	snprintf(name, sizeof(name), "first_subtree_%s_kcmp_calls_counted", side);
@@ -406,7 +411,7 @@ static void test_model_runs(void)
 
 /*
  * An unordered answer must not steer the walk like KID_LT or KID_GT: the
- * newcomer goes on the unordered list and the first entry keeps no child.
+ * newcomer goes on the unordered list and the head's subtree stays empty.
  */
 static void test_unordered_not_less(void)
 {
@@ -427,9 +432,9 @@ static void test_unordered_not_less(void)
 	CHECK(a && b && is_new && b->id == 2, "unordered_insert_new", "second object not new");
 	if (!a || !b)
 		return;
-	CHECK(b->unordered && !a->unordered && !a->sub_node.left && !a->sub_node.right,
-	      "unordered_not_linked_as_less_or_greater", "b->unordered %d, a has children %d %d",
-	      b->unordered, a->sub_node.left != NULL, a->sub_node.right != NULL);
+	CHECK(b->place == KID_LIST && a->place == KID_HEAD && a->list == b && !a->sub.node,
+	      "unordered_not_linked_as_less_or_greater", "b's place %d, a's %d, a has a subtree %d",
+	      b->place, a->place, a->sub.node != NULL);
 	a2 = must_lookup(&t, 2, 0, &is_new);
 	CHECK(a2 == a && !is_new, "unordered_equal_found_in_subtree", "got %u", a2 ? a2->id : 0);
 	b2 = must_lookup(&t, 3, 0, &is_new);
@@ -597,14 +602,14 @@ static void test_error_out_of_range(int ret)
 
 /*
  * A failure in the scan of the unordered list: object 0 is unorderable and
- * roots gen 5's subtree, so objects 1-3 sit on the list behind it.
+ * heads gen 5, so objects 1-3 sit on the list behind it.
  */
 static void test_error_in_list_scan(void)
 {
 	struct small s;
 
 	small_build(&s, 10);
-	CHECK(s.e[1]->unordered && s.e[2]->unordered && !s.e[0]->unordered,
+	CHECK(s.e[1]->place == KID_LIST && s.e[2]->place == KID_LIST && s.e[0]->place == KID_HEAD,
 	      "error_scan_setup_unordered", "objects 1, 2 not on the unordered list");
 	fake.err[2] = EBADF;
 	check_failed_lookup(&s, 25, -EBADF, "error_in_unordered_list_scan");
@@ -829,8 +834,14 @@ static void test_remove_from_subtree(void)
 	tree_init(&t);
 	for (i = 0; i < 50; i++)
 		e[i] = must_lookup(&t, i, 0, NULL);
-	for (i = 0; i < 50; i += 3) /* entry 0 was the first, the subtree's root */
+	int heads = 0;
+
+	for (i = 0; i < 50; i += 3) /* entry 0 was the first: the gen's head */
 		kid_remove(&t, e[i]);
+	for (i = 1; i < 50; i++)
+		heads += i % 3 && e[i]->place == KID_HEAD;
+	CHECK(heads == 1, "remove_head_hands_gen_on", "%d heads among the remaining entries",
+	      heads);
 	for (i = 0; i < 50; i++) {
 		struct kid_entry *x = must_lookup(&t, i + 50, 0, &is_new);
 

@@ -117,11 +117,11 @@ static int black_height(const struct rb_node *n, const struct rb_node *parent, i
 
 	if (!n)
 		return 1;
-	if (n->parent != parent) {
+	if (rb_parent(n) != parent) {
 		*why = "parent pointer";
 		return -1;
 	}
-	if (n->red && ((n->left && n->left->red) || (n->right && n->right->red))) {
+	if (rb_red(n) && ((n->left && rb_red(n->left)) || (n->right && rb_red(n->right)))) {
 		*why = "red node with red child";
 		return -1;
 	}
@@ -136,7 +136,7 @@ static int black_height(const struct rb_node *n, const struct rb_node *parent, i
 		*why = "unequal black height";
 		return -1;
 	}
-	return l + !n->red;
+	return l + !rb_red(n);
 }
 
 /* Structure, then rb_first/rb_next order against the model.  NULL if fine. */
@@ -146,7 +146,7 @@ static const char *verify(const struct rb_root *root)
 	const struct rb_node *n;
 	int count = 0, i = 0;
 
-	if (root->node && root->node->red)
+	if (root->node && rb_red(root->node))
 		return "red root";
 	if (black_height(root->node, NULL, &count, &why) < 0)
 		return why;
@@ -390,16 +390,16 @@ static void test_verify_catches_breakage(void)
 		model_insert(&items[i]);
 	}
 	CHECK(!verify(&root), "rbtree_verify_accepts_good", "%s", verify(&root));
-	root.node->red = true;
+	rb_set_red(root.node, true);
 	CHECK(verify(&root), "rbtree_verify_catches_red_root", "not caught");
-	root.node->red = false;
+	rb_set_red(root.node, false);
 	n = root.node->left;
-	n->red = !n->red;
+	rb_set_red(n, !rb_red(n));
 	CHECK(verify(&root), "rbtree_verify_catches_black_height", "not caught");
-	n->red = !n->red;
-	n->parent = n;
+	rb_set_red(n, !rb_red(n));
+	rb_set_parent(n, n);
 	CHECK(verify(&root), "rbtree_verify_catches_parent", "not caught");
-	n->parent = root.node;
+	rb_set_parent(n, root.node);
 	model[0] = model[1];
 	CHECK(verify(&root), "rbtree_verify_catches_order", "not caught");
 }

@@ -6,74 +6,21 @@
 #include <unistd.h>
 #include <sys/syscall.h>
 #include "kid_tree.h"
-
-/* One gen_id: the root of a subtree of the distinct objects carrying it. */
-struct kid_gen {
-	struct rb_node node;
-	uint64_t gen;
-	struct rb_root sub;
-	struct kid_entry *unordered; /* objects kcmp could not order */
-};
+#include "pool.h"
 
 /*
- * Entries and gen nodes come from one free-list pool: a snapshot inserts
+ * Entries for kid_lookup_or_insert() come from a pool: a snapshot inserts
  * hundreds of thousands of them and frees them all at once.
  */
-#define POOL_CHUNK 4096
-
-union kid_slot {
-	struct kid_entry entry;
-	struct kid_gen gen;
-	union kid_slot *next_free;
-};
-
-struct kid_pool_chunk {
-	struct kid_pool_chunk *next;
-	union kid_slot slots[POOL_CHUNK];
-};
-
-struct kid_pool {
-	struct kid_pool_chunk *chunks;
-	union kid_slot *free;
-	size_t used; /* slots handed out of the newest chunk */
-};
-
-static void *pool_get(struct kid_tree *t)
+static struct kid_entry *entry_get(struct kid_tree *t)
 {
-	struct kid_pool *p = t->pool;
-	union kid_slot *s;
-
-	if (!p) {
-		p = calloc(1, sizeof(*p));
-		if (!p)
+	if (!t->pool) {
+		t->pool = malloc(sizeof(*t->pool));
+		if (!t->pool)
 			return NULL;
-		p->used = POOL_CHUNK;
-		t->pool = p;
+		pool_init(t->pool, sizeof(struct kid_entry));
 	}
-	if (p->free) {
-		s = p->free;
-		p->free = s->next_free;
-		return memset(s, 0, sizeof(*s));
-	}
-	if (p->used == POOL_CHUNK) {
-		struct kid_pool_chunk *c = malloc(sizeof(*c));
-
-		if (!c)
-			return NULL;
-		c->next = p->chunks;
-		p->chunks = c;
-		p->used = 0;
-	}
-	s = &p->chunks->slots[p->used++];
-	return memset(s, 0, sizeof(*s));
-}
-
-static void pool_put(struct kid_tree *t, void *ptr)
-{
-	union kid_slot *s = ptr;
-
-	s->next_free = t->pool->free;
-	t->pool->free = s;
+	return pool_get(t->pool);
 }
 
 void kid_tree_init(struct kid_tree *t, int type, kid_cmp_fn cmp, void *arg)
@@ -88,29 +35,36 @@ void kid_tree_init(struct kid_tree *t, int type, kid_cmp_fn cmp, void *arg)
 
 void kid_tree_destroy(struct kid_tree *t)
 {
-	struct kid_pool_chunk *c, *next;
-
 	if (t->pool) {
-		for (c = t->pool->chunks; c; c = next) {
-			next = c->next;
-			free(c);
-		}
+		pool_destroy(t->pool);
 		free(t->pool);
 	}
 	t->pool = NULL;
 	t->gens = RB_ROOT;
 }
 
+static struct kid_entry *node_entry(const struct rb_node *n)
+{
+	return rb_entry(n, struct kid_entry, node);
+}
+
 static int gen_cmp(const void *key, const struct rb_node *n)
 {
-	uint64_t a = *(const uint64_t *)key, b = rb_entry(n, struct kid_gen, node)->gen;
+	uint64_t a = *(const uint64_t *)key, b = node_entry(n)->key.gen;
 
 	return a < b ? -1 : a > b;
 }
 
 static bool gen_less(const struct rb_node *a, const struct rb_node *b)
 {
-	return rb_entry(a, struct kid_gen, node)->gen < rb_entry(b, struct kid_gen, node)->gen;
+	return node_entry(a)->key.gen < node_entry(b)->key.gen;
+}
+
+static struct kid_entry *find_head(const struct kid_tree *t, uint64_t gen)
+{
+	struct rb_node *n = rb_find(&gen, &t->gens, gen_cmp);
+
+	return n ? node_entry(n) : NULL;
 }
 
 static int compare(struct kid_tree *t, const struct kid_key *a, const struct kid_entry *e)
@@ -127,7 +81,7 @@ static int compare(struct kid_tree *t, const struct kid_key *a, const struct kid
 }
 
 /* Equality only: for objects kcmp cannot order, every one is a candidate. */
-static int scan_for_equal(struct kid_tree *t, struct kid_gen *g, const struct kid_key *key,
+static int scan_for_equal(struct kid_tree *t, struct kid_entry *head, const struct kid_key *key,
 			  bool whole_subtree, struct kid_entry **found)
 {
 	struct rb_node *n;
@@ -136,9 +90,9 @@ static int scan_for_equal(struct kid_tree *t, struct kid_gen *g, const struct ki
 
 	*found = NULL;
 	if (whole_subtree) {
-		rb_for_each(n, &g->sub)
+		rb_for_each(n, &head->sub)
 		{
-			e = rb_entry(n, struct kid_entry, sub_node);
+			e = node_entry(n);
 			r = compare(t, key, e);
 			if (r < 0)
 				return r;
@@ -148,7 +102,7 @@ static int scan_for_equal(struct kid_tree *t, struct kid_gen *g, const struct ki
 			}
 		}
 	}
-	for (e = g->unordered; e; e = e->next_unordered) {
+	for (e = head->list; e; e = e->list) {
 		r = compare(t, key, e);
 		if (r < 0)
 			return r;
@@ -160,126 +114,157 @@ static int scan_for_equal(struct kid_tree *t, struct kid_gen *g, const struct ki
 	return 0;
 }
 
-static struct kid_entry *new_entry(struct kid_tree *t, struct kid_gen *g, const struct kid_key *key)
+static void add_entry(struct kid_tree *t, struct kid_entry *n, enum kid_place place)
 {
-	struct kid_entry *e = pool_get(t);
-
-	if (!e)
-		return NULL;
-	e->gen = g;
-	e->key = *key;
-	e->id = t->next_id++;
+	n->place = (uint8_t)place;
+	n->id = t->next_id++;
 	t->stats.entries++;
-	return e;
+	if (place != KID_HEAD)
+		t->stats.collisions++;
 }
 
-static int insert_new_gen(struct kid_tree *t, const struct kid_key *key, struct kid_entry **out)
+static void add_head(struct kid_tree *t, struct kid_entry *n)
 {
-	struct kid_gen *g = pool_get(t);
-	struct kid_entry *e;
-
-	if (!g)
-		return -ENOMEM;
-	e = new_entry(t, g, key);
-	if (!e) {
-		pool_put(t, g);
-		return -ENOMEM;
-	}
-	g->gen = key->gen;
-	g->sub = RB_ROOT;
-	/*
-	 * The first entry is linked into the subtree by the ordinary rbtree
-	 * procedure; CRIU once special-cased it and looped forever on the
-	 * first collision.
-	 */
-	rb_link_node(&e->sub_node, NULL, &g->sub.node);
-	rb_insert_color(&e->sub_node, &g->sub);
-	rb_add(&g->node, &t->gens, gen_less);
-	*out = e;
-	return 0;
+	n->sub = RB_ROOT;
+	n->list = NULL;
+	rb_add(&n->node, &t->gens, gen_less);
+	add_entry(t, n, KID_HEAD);
 }
 
-int kid_lookup_or_insert(struct kid_tree *t, const struct kid_key *key, struct kid_entry **out,
-			 bool *is_new)
+/*
+ * Under an existing gen_id: the head first, then down its subtree.  An
+ * unordered answer anywhere means the ordered walk proved nothing, so the
+ * whole subtree is scanned; the list always is.
+ */
+static int find_or_add_under(struct kid_tree *t, struct kid_entry *head, struct kid_entry *n,
+			     struct kid_entry **out)
 {
-	struct rb_node *gn = rb_find(&key->gen, &t->gens, gen_cmp);
-	struct rb_node **link, *parent = NULL;
-	struct kid_entry *e, *found;
-	struct kid_gen *g;
-	bool unordered = false;
-	int r;
+	struct rb_node **link = &head->sub.node, *parent = NULL;
+	struct kid_entry *found;
+	int r = compare(t, &n->key, head);
+	bool unordered = r == KID_UNORDERED;
 
-	*is_new = false;
-	t->failed = NULL;
-	if (!gn) {
-		r = insert_new_gen(t, key, out);
-		*is_new = r == 0;
+	if (r < 0)
 		return r;
-	}
-	g = rb_entry(gn, struct kid_gen, node);
-	link = &g->sub.node;
-	while (*link) {
-		e = rb_entry(*link, struct kid_entry, sub_node);
-		r = compare(t, key, e);
+	*out = head;
+	if (r == KID_EQ)
+		return 0;
+	while (!unordered && *link) {
+		struct kid_entry *e = node_entry(*link);
+
+		r = compare(t, &n->key, e);
 		if (r < 0)
 			return r;
 		if (r == KID_EQ) {
 			*out = e;
 			return 0;
 		}
-		if (r == KID_UNORDERED) {
-			unordered = true;
-			break;
-		}
+		unordered = r == KID_UNORDERED;
 		parent = *link;
 		link = r == KID_LT ? &parent->left : &parent->right;
 	}
-	/* The ordered walk proved nothing if kcmp refused an order on the way. */
-	r = scan_for_equal(t, g, key, unordered, &found);
+	r = scan_for_equal(t, head, &n->key, unordered, &found);
 	if (r < 0)
 		return r;
 	if (found) {
 		*out = found;
 		return 0;
 	}
-	e = new_entry(t, g, key);
-	if (!e)
-		return -ENOMEM;
-	t->stats.collisions++;
+	n->sub = RB_ROOT;
 	if (unordered) {
-		e->unordered = true;
-		e->next_unordered = g->unordered;
-		g->unordered = e;
+		n->list = head->list;
+		head->list = n;
+		add_entry(t, n, KID_LIST);
 	} else {
-		rb_link_node(&e->sub_node, parent, link);
-		rb_insert_color(&e->sub_node, &g->sub);
+		n->list = NULL;
+		rb_link_node(&n->node, parent, link);
+		rb_insert_color(&n->node, &head->sub);
+		add_entry(t, n, KID_SUB);
 	}
-	*out = e;
-	*is_new = true;
+	*out = n;
 	return 0;
+}
+
+int kid_find_or_add(struct kid_tree *t, struct kid_entry *n, struct kid_entry **out)
+{
+	struct kid_entry *head = find_head(t, n->key.gen);
+
+	t->failed = NULL;
+	if (head)
+		return find_or_add_under(t, head, n, out);
+	add_head(t, n);
+	*out = n;
+	return 0;
+}
+
+/* The head leaves: one of its objects takes its place in the gen_id tree. */
+static void replace_head(struct kid_tree *t, struct kid_entry *head)
+{
+	struct kid_entry *heir = NULL;
+
+	if (head->sub.node) {
+		heir = node_entry(rb_first(&head->sub));
+		rb_erase(&heir->node, &head->sub);
+		heir->sub = head->sub;
+		heir->list = head->list;
+	} else if (head->list) {
+		heir = head->list; /* its list link is the rest of the list */
+	}
+	if (!heir) {
+		rb_erase(&head->node, &t->gens);
+		return;
+	}
+	heir->place = KID_HEAD;
+	rb_replace_node(&head->node, &heir->node, &t->gens);
+}
+
+void kid_erase(struct kid_tree *t, struct kid_entry *e)
+{
+	struct kid_entry *head, **pp;
+
+	if (t->failed == e)
+		t->failed = NULL;
+	switch (e->place) {
+	case KID_OUT: return;
+	case KID_HEAD: replace_head(t, e); break;
+	case KID_SUB:
+		head = find_head(t, e->key.gen);
+		rb_erase(&e->node, &head->sub);
+		break;
+	case KID_LIST:
+		head = find_head(t, e->key.gen);
+		for (pp = &head->list; *pp != e; pp = &(*pp)->list)
+			;
+		*pp = e->list;
+		break;
+	}
+	e->place = KID_OUT;
+	e->sub = RB_ROOT;
+	e->list = NULL;
+	t->stats.entries--;
+}
+
+int kid_lookup_or_insert(struct kid_tree *t, const struct kid_key *key, struct kid_entry **out,
+			 bool *is_new)
+{
+	struct kid_entry *n = entry_get(t);
+	int r;
+
+	*is_new = false;
+	if (!n)
+		return -ENOMEM;
+	n->key = *key;
+	r = kid_find_or_add(t, n, out);
+	*is_new = r == 0 && *out == n;
+	if (!*is_new)
+		pool_put(t->pool, n);
+	return r;
 }
 
 void kid_remove(struct kid_tree *t, struct kid_entry *e)
 {
-	struct kid_gen *g = e->gen;
-
-	if (t->failed == e)
-		t->failed = NULL;
-	if (e->unordered) {
-		struct kid_entry **pp = &g->unordered;
-
-		while (*pp != e)
-			pp = &(*pp)->next_unordered;
-		*pp = e->next_unordered;
-	} else {
-		rb_erase(&e->sub_node, &g->sub);
-	}
-	t->stats.entries--;
-	pool_put(t, e);
-	if (!g->sub.node && !g->unordered) {
-		rb_erase(&g->node, &t->gens);
-		pool_put(t, g);
-	}
+	kid_erase(t, e);
+	pool_put(t->pool, e);
 }
 
 void kid_rekey(struct kid_entry *e, pid_t pid, int idx)

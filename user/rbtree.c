@@ -8,16 +8,16 @@ static void rotate_left(struct rb_node *x, struct rb_root *root)
 
 	x->right = y->left;
 	if (y->left)
-		y->left->parent = x;
-	y->parent = x->parent;
-	if (!x->parent)
+		rb_set_parent(y->left, x);
+	rb_set_parent(y, rb_parent(x));
+	if (!rb_parent(x))
 		root->node = y;
-	else if (x == x->parent->left)
-		x->parent->left = y;
+	else if (x == rb_parent(x)->left)
+		rb_parent(x)->left = y;
 	else
-		x->parent->right = y;
+		rb_parent(x)->right = y;
 	y->left = x;
-	x->parent = y;
+	rb_set_parent(x, y);
 }
 
 static void rotate_right(struct rb_node *x, struct rb_root *root)
@@ -26,34 +26,34 @@ static void rotate_right(struct rb_node *x, struct rb_root *root)
 
 	x->left = y->right;
 	if (y->right)
-		y->right->parent = x;
-	y->parent = x->parent;
-	if (!x->parent)
+		rb_set_parent(y->right, x);
+	rb_set_parent(y, rb_parent(x));
+	if (!rb_parent(x))
 		root->node = y;
-	else if (x == x->parent->right)
-		x->parent->right = y;
+	else if (x == rb_parent(x)->right)
+		rb_parent(x)->right = y;
 	else
-		x->parent->left = y;
+		rb_parent(x)->left = y;
 	y->right = x;
-	x->parent = y;
+	rb_set_parent(x, y);
 }
 
 static bool is_red(const struct rb_node *n)
 {
-	return n && n->red;
+	return n && rb_red(n);
 }
 
 void rb_insert_color(struct rb_node *z, struct rb_root *root)
 {
-	while (is_red(z->parent)) {
-		struct rb_node *p = z->parent, *g = p->parent;
+	while (is_red(rb_parent(z))) {
+		struct rb_node *p = rb_parent(z), *g = rb_parent(p);
 		bool left = p == g->left;
 		struct rb_node *u = left ? g->right : g->left;
 
 		if (is_red(u)) {
-			p->red = false;
-			u->red = false;
-			g->red = true;
+			rb_set_red(p, false);
+			rb_set_red(u, false);
+			rb_set_red(g, true);
 			z = g;
 			continue;
 		}
@@ -63,28 +63,28 @@ void rb_insert_color(struct rb_node *z, struct rb_root *root)
 				rotate_left(z, root);
 			else
 				rotate_right(z, root);
-			p = z->parent;
+			p = rb_parent(z);
 		}
-		p->red = false;
-		g->red = true;
+		rb_set_red(p, false);
+		rb_set_red(g, true);
 		if (left)
 			rotate_right(g, root);
 		else
 			rotate_left(g, root);
 	}
-	root->node->red = false;
+	rb_set_red(root->node, false);
 }
 
 static void transplant(struct rb_node *u, struct rb_node *v, struct rb_root *root)
 {
-	if (!u->parent)
+	if (!rb_parent(u))
 		root->node = v;
-	else if (u == u->parent->left)
-		u->parent->left = v;
+	else if (u == rb_parent(u)->left)
+		rb_parent(u)->left = v;
 	else
-		u->parent->right = v;
+		rb_parent(u)->right = v;
 	if (v)
-		v->parent = u->parent;
+		rb_set_parent(v, rb_parent(u));
 }
 
 static struct rb_node *leftmost(struct rb_node *n)
@@ -101,8 +101,8 @@ static void erase_fixup(struct rb_node *x, struct rb_node *xp, struct rb_root *r
 		struct rb_node *w = left ? xp->right : xp->left;
 
 		if (is_red(w)) {
-			w->red = false;
-			xp->red = true;
+			rb_set_red(w, false);
+			rb_set_red(xp, true);
 			if (left)
 				rotate_left(xp, root);
 			else
@@ -110,70 +110,70 @@ static void erase_fixup(struct rb_node *x, struct rb_node *xp, struct rb_root *r
 			w = left ? xp->right : xp->left;
 		}
 		if (!is_red(w->left) && !is_red(w->right)) {
-			w->red = true;
+			rb_set_red(w, true);
 			x = xp;
-			xp = x->parent;
+			xp = rb_parent(x);
 			continue;
 		}
 		if (left && !is_red(w->right)) {
-			w->left->red = false;
-			w->red = true;
+			rb_set_red(w->left, false);
+			rb_set_red(w, true);
 			rotate_right(w, root);
 			w = xp->right;
 		} else if (!left && !is_red(w->left)) {
-			w->right->red = false;
-			w->red = true;
+			rb_set_red(w->right, false);
+			rb_set_red(w, true);
 			rotate_left(w, root);
 			w = xp->left;
 		}
-		w->red = xp->red;
-		xp->red = false;
+		rb_set_red(w, rb_red(xp));
+		rb_set_red(xp, false);
 		if (left) {
 			if (w->right)
-				w->right->red = false;
+				rb_set_red(w->right, false);
 			rotate_left(xp, root);
 		} else {
 			if (w->left)
-				w->left->red = false;
+				rb_set_red(w->left, false);
 			rotate_right(xp, root);
 		}
 		x = root->node;
 		break;
 	}
 	if (x)
-		x->red = false;
+		rb_set_red(x, false);
 }
 
 void rb_erase(struct rb_node *z, struct rb_root *root)
 {
 	struct rb_node *x, *xp;
-	bool removed_red = z->red;
+	bool removed_red = rb_red(z);
 
 	if (!z->left) {
 		x = z->right;
-		xp = z->parent;
+		xp = rb_parent(z);
 		transplant(z, x, root);
 	} else if (!z->right) {
 		x = z->left;
-		xp = z->parent;
+		xp = rb_parent(z);
 		transplant(z, x, root);
 	} else {
 		struct rb_node *y = leftmost(z->right);
 
-		removed_red = y->red;
+		removed_red = rb_red(y);
 		x = y->right;
-		if (y->parent == z) {
+		if (rb_parent(y) == z) {
 			xp = y;
 		} else {
-			xp = y->parent;
+			xp = rb_parent(y);
 			transplant(y, y->right, root);
 			y->right = z->right;
-			y->right->parent = y;
+			rb_set_parent(y->right, y);
 		}
 		transplant(z, y, root);
 		y->left = z->left;
-		y->left->parent = y;
-		y->red = z->red;
+		rb_set_parent(y->left, y);
+		rb_set_red(y, rb_red(z));
 	}
 	if (!removed_red)
 		erase_fixup(x, xp, root);
@@ -188,7 +188,24 @@ struct rb_node *rb_next(const struct rb_node *n)
 {
 	if (n->right)
 		return leftmost(n->right);
-	while (n->parent && n == n->parent->right)
-		n = n->parent;
-	return n->parent;
+	while (rb_parent(n) && n == rb_parent(n)->right)
+		n = rb_parent(n);
+	return rb_parent(n);
+}
+
+void rb_replace_node(struct rb_node *victim, struct rb_node *heir, struct rb_root *root)
+{
+	struct rb_node *parent = rb_parent(victim);
+
+	*heir = *victim;
+	if (victim->left)
+		rb_set_parent(victim->left, heir);
+	if (victim->right)
+		rb_set_parent(victim->right, heir);
+	if (!parent)
+		root->node = heir;
+	else if (parent->left == victim)
+		parent->left = heir;
+	else
+		parent->right = heir;
 }
