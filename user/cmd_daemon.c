@@ -19,7 +19,7 @@ static void usage(FILE *f)
 	      "  -S, --socket PATH         where to listen (required)\n"
 	      "  -G, --group NAME          members of this group may ask too (else root only)\n"
 	      "  -F, --freeze              take every snapshot with the target's cgroup frozen\n"
-	      "  -B, --buffer-size BYTES   ring buffer size (default 16M)\n"
+	      "  -B, --buffer-size BYTES   ring buffer size (default " KT_DEFAULT_RINGBUF_STR ")\n"
 	      "  -v, --verbose\n"
 	      "  -h, --help\n",
 	      f);
@@ -35,7 +35,8 @@ int cmd_daemon(int argc, char **argv)
 					      { "verbose", no_argument, NULL, 'v' },
 					      { "help", no_argument, NULL, 'h' },
 					      {} };
-	struct kt_daemon_opts o = { .topts = { .ringbuf_bytes = 16u << 20, .want_paths = true } };
+	struct kt_daemon_opts o = { .topts = { .ringbuf_bytes = KT_DEFAULT_RINGBUF,
+					       .want_paths = true } };
 	struct kt_target t = { 0 };
 	struct group *gr;
 	int opt, r;

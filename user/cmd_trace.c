@@ -15,8 +15,6 @@
 #include "tracer.h"
 #include "util.h"
 
-#define DEFAULT_RINGBUF (16u << 20)
-
 struct trace_args {
 	struct kt_target target;
 	struct kt_tracer_opts topts;
@@ -46,7 +44,7 @@ static void usage(FILE *f)
 	      "  -j, --json                JSON lines\n"
 	      "  -q, --quiet               no change lines, only the summary\n"
 	      "  -B, --buffer-size BYTES   ring buffer size (power of two; K, M suffixes;\n"
-	      "                            default 16M)\n"
+	      "                            default " KT_DEFAULT_RINGBUF_STR ")\n"
 	      "      --snapshot-on-exit FILE  write a JSON snapshot of the live state at exit;\n"
 	      "                            SIGUSR1 writes it at once\n"
 	      "  -D, --duration SECONDS    stop after this long\n"
@@ -92,7 +90,7 @@ static int parse_args(int argc, char **argv, struct trace_args *a)
 	int opt, r;
 	char *end;
 
-	a->topts.ringbuf_bytes = DEFAULT_RINGBUF;
+	a->topts.ringbuf_bytes = KT_DEFAULT_RINGBUF;
 	a->topts.want_paths = true;
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, "p:t:c:C:jqB:D:vh", opts, NULL)) != -1) {

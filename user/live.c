@@ -13,6 +13,8 @@ void live_init(struct live_state *st)
 	memset(st, 0, sizeof(*st));
 	for (int k = 0; k < KT_NR_KINDS; k++)
 		kid_tree_init(&st->tree[k], k, NULL, NULL);
+	pool_init(&st->objs, sizeof(struct live_obj));
+	pool_init(&st->fds, sizeof(struct live_fd));
 }
 
 static struct live_task *hold_task(struct live_hold *h, int kind)
@@ -20,15 +22,32 @@ static struct live_task *hold_task(struct live_hold *h, int kind)
 	return container_of(h - kind, struct live_task, hold[0]);
 }
 
+static struct live_fd *hold_fd(struct live_hold *h)
+{
+	return container_of(h, struct live_fd, hold);
+}
+
+static struct kid_key fd_key(const struct live_fd *f, uint64_t gen)
+{
+	return (struct kid_key){ gen, (pid_t)f->table->key_tid, f->fd };
+}
+
+static struct kid_key task_key(const struct live_task *t, int kind)
+{
+	return (struct kid_key){ t->rec.gen[kind], (pid_t)t->rec.tid, 0 };
+}
+
+/* How @h, linked to its object, names it to kcmp. */
 static struct kid_key hold_key(struct live_hold *h, int kind)
 {
-	if (kind == KT_FILE) {
-		struct live_fd *f = container_of(h, struct live_fd, hold);
+	if (kind == KT_FILE)
+		return fd_key(hold_fd(h), h->obj->e.key.gen);
+	return task_key(hold_task(h, kind), kind);
+}
 
-		return (struct kid_key){ f->rec.gen, (pid_t)f->table->key_tid, f->rec.fd };
-	}
-	return (struct kid_key){ hold_task(h, kind)->rec.gen[kind],
-				 (pid_t)hold_task(h, kind)->rec.tid, 0 };
+static struct live_obj *entry_obj(struct kid_entry *e)
+{
+	return container_of(e, struct live_obj, e);
 }
 
 static void link_hold(struct live_obj *obj, struct live_hold *h)
@@ -57,31 +76,24 @@ static void unlink_hold(struct live_hold *h)
 	h->prev = h->next = NULL;
 }
 
-static struct live_obj *obj_new(int kind, struct kid_entry *e, pid_t key_tid)
+/* A new object's own parts: an fd table has one. */
+static int obj_init(struct live_state *st, int kind, struct live_obj *obj)
 {
-	struct live_obj *obj = calloc(1, sizeof(*obj));
-
-	if (!obj)
-		return NULL;
-	obj->kind = (uint8_t)kind;
-	obj->e = e;
-	e->priv = obj;
-	if (kind == KT_FILES) {
-		obj->table = calloc(1, sizeof(*obj->table));
-		if (!obj->table) {
-			free(obj);
-			return NULL;
-		}
-		obj->table->obj = obj;
-		obj->table->key_tid = (uint32_t)key_tid;
-	}
-	return obj;
+	if (kind != KT_FILES)
+		return 0;
+	obj->table = calloc(1, sizeof(*obj->table));
+	if (!obj->table)
+		return -ENOMEM;
+	obj->table->obj = obj;
+	obj->table->st = st;
+	obj->table->key_tid = (uint32_t)obj->e.key.pid;
+	return 0;
 }
 
 /* The holder the entry is keyed by is gone: key it by a live one, or drop it. */
 static void repair(struct live_state *st, int kind, struct kid_entry *e)
 {
-	struct live_obj *obj = e->priv;
+	struct live_obj *obj = entry_obj(e);
 
 	if (kid_holder_alive(kind, &e->key))
 		return;
@@ -93,8 +105,7 @@ static void repair(struct live_state *st, int kind, struct kid_entry *e)
 			return;
 		}
 	}
-	kid_remove(&st->tree[kind], e);
-	obj->e = NULL;
+	kid_erase(&st->tree[kind], e);
 	st->id_epoch++;
 	st->shared_version++;
 }
@@ -116,33 +127,39 @@ static void hold_known(struct live_state *st, int kind, struct live_obj *obj, st
 	note_holders_change(st, kind, obj);
 }
 
-/* Link @h to the object its key names.  -ESRCH: the holder itself is gone. */
-static int attach(struct live_state *st, int kind, struct live_hold *h)
+/*
+ * Link @h to the object @key names, a new one if the tree has none.
+ * -ESRCH: the holder itself is gone.
+ */
+static int attach(struct live_state *st, int kind, struct live_hold *h, const struct kid_key *key)
 {
-	struct kid_key key = hold_key(h, kind);
+	struct live_obj *n = pool_get(&st->objs);
 	struct kid_entry *e;
-	struct live_obj *obj;
-	bool is_new;
+	int r = -EAGAIN;
 
+	if (!n)
+		return -ENOMEM;
+	n->e.key = *key;
 	for (int tries = 0; tries < MAX_RETRIES; tries++) {
-		int r = kid_lookup_or_insert(&st->tree[kind], &key, &e, &is_new);
-
-		if (r == 0) {
-			obj = is_new ? obj_new(kind, e, key.pid) : e->priv;
-			if (!obj) {
-				kid_remove(&st->tree[kind], e);
-				return -ENOMEM;
-			}
-			hold_known(st, kind, obj, h);
-			return 0;
-		}
+		r = kid_find_or_add(&st->tree[kind], &n->e, &e);
+		if (r == 0)
+			break;
 		if (r != -ESRCH && r != -EBADF && r != -EPERM && r != -EACCES)
-			return r;
-		if (!kid_holder_alive(kind, &key))
-			return -ESRCH;
+			break;
+		if (!kid_holder_alive(kind, key)) {
+			r = -ESRCH;
+			break;
+		}
 		repair(st, kind, st->tree[kind].failed);
+		r = -EAGAIN;
 	}
-	return -EAGAIN;
+	if (!r && e == &n->e && (r = obj_init(st, kind, n)))
+		kid_erase(&st->tree[kind], e);
+	if (r || e != &n->e)
+		pool_put(&st->objs, n);
+	if (!r)
+		hold_known(st, kind, entry_obj(e), h);
+	return r;
 }
 
 static void detach(struct live_state *st, int kind, struct live_hold *h);
@@ -151,7 +168,7 @@ static void fd_free(struct live_state *st, struct live_fd *f)
 {
 	if (f->hold.obj)
 		detach(st, KT_FILE, &f->hold);
-	free(f);
+	pool_put(&st->fds, f);
 	st->nfds--;
 }
 
@@ -175,11 +192,21 @@ static void table_rekey(struct live_table *t, uint32_t new_tid)
 	t->key_tid = new_tid;
 	for (uint32_t i = 0; i < t->nslots; i++) {
 		struct live_fd *f = t->slot[i];
-		struct kid_entry *e = f && f->hold.obj ? f->hold.obj->e : NULL;
+		struct kid_entry *e = f ? &f->hold.obj->e : NULL;
 
-		if (e && (uint32_t)e->key.pid == old && e->key.idx == (int)i)
+		if (e && kid_in_tree(e) && (uint32_t)e->key.pid == old && e->key.idx == (int)i)
 			kid_rekey(e, (pid_t)new_tid, (int)i);
 	}
+}
+
+static void obj_free(struct live_state *st, int kind, struct live_obj *obj)
+{
+	kid_erase(&st->tree[kind], &obj->e);
+	if (kind == KT_FILES)
+		table_free(st, obj->table);
+	else if (kind == KT_FILE && obj->path)
+		path_unintern(&st->paths, obj->path);
+	pool_put(&st->objs, obj);
 }
 
 static void detach(struct live_state *st, int kind, struct live_hold *h)
@@ -190,20 +217,15 @@ static void detach(struct live_state *st, int kind, struct live_hold *h)
 	note_holders_change(st, kind, obj);
 	unlink_hold(h);
 	if (!obj->nholders) {
-		if (obj->e)
-			kid_remove(&st->tree[kind], obj->e);
-		if (obj->table)
-			table_free(st, obj->table);
-		free(obj->path);
-		free(obj);
+		obj_free(st, kind, obj);
 		return;
 	}
-	if (obj->table && obj->table->key_tid == (uint32_t)key.pid)
+	if (kind == KT_FILES && obj->table->key_tid == (uint32_t)key.pid)
 		table_rekey(obj->table, (uint32_t)hold_key(obj->holders, kind).pid);
-	if (obj->e && obj->e->key.pid == key.pid && obj->e->key.idx == key.idx) {
+	if (kid_in_tree(&obj->e) && obj->e.key.pid == key.pid && obj->e.key.idx == key.idx) {
 		struct kid_key k = hold_key(obj->holders, kind);
 
-		kid_rekey(obj->e, k.pid, k.idx);
+		kid_rekey(&obj->e, k.pid, k.idx);
 	}
 }
 
@@ -231,8 +253,8 @@ void live_task_remove(struct live_state *st, uint32_t tid)
 static bool unchanged(const struct live_task *t, const struct kt_task_rec *old,
 		      const struct kt_task_rec *rec, int kind)
 {
-	return t->hold[kind].obj && t->hold[kind].obj->e && !(rec->absent & (1u << kind)) &&
-	       old->gen[kind] == rec->gen[kind];
+	return t->hold[kind].obj && kid_in_tree(&t->hold[kind].obj->e) &&
+	       !(rec->absent & (1u << kind)) && old->gen[kind] == rec->gen[kind];
 }
 
 int live_task_update(struct live_state *st, const struct kt_task_rec *rec, bool *new_table)
@@ -258,7 +280,9 @@ int live_task_update(struct live_state *st, const struct kt_task_rec *rec, bool 
 			detach(st, k, &t->hold[k]);
 		if (rec->absent & (1u << k))
 			continue;
-		r = attach(st, k, &t->hold[k]);
+		struct kid_key key = task_key(t, k);
+
+		r = attach(st, k, &t->hold[k], &key);
 		if (!r && k == KT_FILES && t->hold[k].obj->nholders == 1)
 			*new_table = true;
 	}
@@ -307,6 +331,39 @@ static void clear_slot(struct live_state *st, struct live_table *t, int fd)
 	}
 }
 
+/* The file's description as @rec has it; every fd of it shows the change. */
+static void obj_set_info(struct live_obj *obj, const struct kt_fd_rec *rec)
+{
+	if (obj->ino == rec->ino && obj->pos == rec->pos && obj->dev == rec->dev &&
+	    obj->flags == rec->flags && obj->mode == rec->mode && obj->ftype == rec->ftype)
+		return;
+	obj->ino = rec->ino;
+	obj->pos = rec->pos;
+	obj->dev = rec->dev;
+	obj->flags = rec->flags;
+	obj->mode = (uint16_t)rec->mode;
+	obj->ftype = rec->ftype;
+	for (struct live_hold *h = obj->holders; h; h = h->next)
+		live_frag_stale(&hold_fd(h)->table->json, hold_fd(h)->fd);
+}
+
+void live_fd_rec(const struct live_fd *f, struct kt_fd_rec *rec)
+{
+	const struct live_obj *obj = f->hold.obj;
+
+	memset(rec, 0, sizeof(*rec));
+	rec->rec_type = KT_REC_FD;
+	rec->tid = f->table->key_tid;
+	rec->fd = f->fd;
+	rec->gen = obj->e.key.gen;
+	rec->ino = obj->ino;
+	rec->pos = obj->pos;
+	rec->dev = obj->dev;
+	rec->flags = obj->flags;
+	rec->mode = obj->mode;
+	rec->ftype = obj->ftype;
+}
+
 /* @same: the object the slot's file is known to be (NULL: ask the kcmp tree) */
 static int fill_slot(struct live_state *st, struct live_table *t, const struct kt_fd_rec *rec,
 		     const char *path, struct live_obj *same)
@@ -316,18 +373,20 @@ static int fill_slot(struct live_state *st, struct live_table *t, const struct k
 
 	if ((uint32_t)rec->fd >= t->nslots && grow_slots(t, (uint32_t)rec->fd))
 		return -ENOMEM;
-	f = calloc(1, sizeof(*f));
+	f = pool_get(&st->fds);
 	if (!f)
 		return -ENOMEM;
 	live_frag_stale(&t->json, rec->fd);
-	f->rec = *rec;
+	f->fd = rec->fd;
 	f->table = t;
 	st->nfds++;
 	if (same) {
 		hold_known(st, KT_FILE, same, &f->hold);
 		r = 0;
 	} else {
-		r = attach(st, KT_FILE, &f->hold);
+		struct kid_key key = fd_key(f, rec->gen);
+
+		r = attach(st, KT_FILE, &f->hold, &key);
 	}
 	if (r) {
 		fd_free(st, f);
@@ -338,6 +397,7 @@ static int fill_slot(struct live_state *st, struct live_table *t, const struct k
 	}
 	t->slot[rec->fd] = f;
 	t->nfds++;
+	obj_set_info(f->hold.obj, rec);
 	return path && *path ? live_fd_set_path(f, path) : 0;
 }
 
@@ -359,7 +419,9 @@ static struct live_obj *known_same(struct live_table *t, const struct kt_fd_rec 
 	if (same_as < 0 || same_as == rec->fd || (uint32_t)same_as >= t->nslots)
 		return NULL;
 	src = t->slot[same_as];
-	return src && src->rec.gen == rec->gen && src->hold.obj->e ? src->hold.obj : NULL;
+	return src && src->hold.obj->e.key.gen == rec->gen && kid_in_tree(&src->hold.obj->e)
+		       ? src->hold.obj
+		       : NULL;
 }
 
 int live_fd_set_same(struct live_state *st, uint32_t tid, int fd, const struct kt_fd_rec *rec,
@@ -395,12 +457,9 @@ int live_table_replace(struct live_state *st, uint32_t tid, const struct kt_snap
 
 		if ((uint32_t)f->rec.fd < old_n)
 			keep[f->rec.fd] = 1;
-		if (cur && cur->rec.gen == f->rec.gen) {
+		if (cur && cur->hold.obj->e.key.gen == f->rec.gen) {
 			/* the same held object (see unchanged()): refresh what moves */
-			if (memcmp(&cur->rec, &f->rec, sizeof(f->rec))) {
-				cur->rec = f->rec;
-				live_frag_stale(&t->json, f->rec.fd);
-			}
+			obj_set_info(cur->hold.obj, &f->rec);
 			if (!live_fd_path(cur) && f->path_off)
 				r = live_fd_set_path(cur, snapshot_path(scan, f));
 			continue;
@@ -421,21 +480,18 @@ int live_fd_set_path(struct live_fd *f, const char *path)
 
 	if (!obj || obj->path)
 		return 0;
-	obj->path = strdup(path);
+	obj->path = path_intern(&f->table->st->paths, path);
 	if (!obj->path)
 		return -ENOMEM;
 	/* every fd of the file shows it: their JSON is stale */
-	for (struct live_hold *h = obj->holders; h; h = h->next) {
-		struct live_fd *g = container_of(h, struct live_fd, hold);
-
-		live_frag_stale(&g->table->json, g->rec.fd);
-	}
+	for (struct live_hold *h = obj->holders; h; h = h->next)
+		live_frag_stale(&hold_fd(h)->table->json, hold_fd(h)->fd);
 	return 0;
 }
 
 uint32_t live_obj_id(const struct live_hold *h)
 {
-	return h->obj && h->obj->e ? h->obj->e->id : 0;
+	return live_obj_tree_id(h->obj);
 }
 
 struct kid_stats live_stats(const struct live_state *st)
@@ -467,6 +523,9 @@ void live_free(struct live_state *st)
 	u32map_free(&st->tasks);
 	for (int k = 0; k < KT_NR_KINDS; k++)
 		kid_tree_destroy(&st->tree[k]);
+	pool_destroy(&st->objs);
+	pool_destroy(&st->fds);
+	path_intern_free(&st->paths);
 }
 
 /* ---- export ---- */
@@ -488,14 +547,27 @@ static const struct live_task *table_reader(const struct live_obj *files)
 	return best;
 }
 
-static uint32_t export_id(struct live_obj *obj, uint32_t *next)
+/* Dense export ids by tree id: ids of objects gone since are never reused. */
+struct export_ids {
+	struct u32map by_tree_id[KT_NR_KINDS];
+	uint32_t next[KT_NR_KINDS];
+	int err;
+};
+
+static uint32_t export_id(struct export_ids *x, int kind, const struct live_obj *obj)
 {
-	if (!obj->export_id)
-		obj->export_id = ++*next;
-	return obj->export_id;
+	void *v = u32map_get(&x->by_tree_id[kind], obj->e.id);
+	uint32_t id;
+
+	if (v)
+		return (uint32_t)(uintptr_t)v;
+	id = ++x->next[kind];
+	if (u32map_put(&x->by_tree_id[kind], obj->e.id, (void *)(uintptr_t)id))
+		x->err = -ENOMEM;
+	return id;
 }
 
-static int export_table_fds(const struct live_task *t, struct kt_snapshot *s, uint32_t *next_file)
+static int export_table_fds(const struct live_task *t, struct kt_snapshot *s, struct export_ids *x)
 {
 	struct live_table *tab = t->hold[KT_FILES].obj->table;
 
@@ -506,62 +578,45 @@ static int export_table_fds(const struct live_task *t, struct kt_snapshot *s, ui
 
 		if (!f)
 			continue;
-		rec = f->rec;
+		live_fd_rec(f, &rec);
 		rec.tid = t->rec.tid;
 		rec.tgid = t->rec.tgid;
 		out = snapshot_add_fd(s, &rec, live_fd_path(f) ? live_fd_path(f) : "",
 				      live_fd_path(f) ? strlen(live_fd_path(f)) : 0);
 		if (!out)
 			return -ENOMEM;
-		out->id = export_id(f->hold.obj, next_file);
+		out->id = export_id(x, KT_FILE, f->hold.obj);
 	}
-	return 0;
-}
-
-static void reset_export_ids(const struct live_state *st)
-{
-	size_t pos = 0;
-	uint32_t tid;
-	void *v;
-
-	while (u32map_next(&st->tasks, &pos, &tid, &v)) {
-		struct live_task *t = v;
-
-		for (int k = KT_VM; k < KT_NR_KINDS; k++)
-			if (t->hold[k].obj)
-				t->hold[k].obj->export_id = 0;
-		if (t->hold[KT_FILES].obj) {
-			struct live_table *tab = t->hold[KT_FILES].obj->table;
-
-			for (uint32_t i = 0; i < tab->nslots; i++)
-				if (tab->slot[i])
-					tab->slot[i]->hold.obj->export_id = 0;
-		}
-	}
+	return x->err;
 }
 
 int live_to_snapshot(const struct live_state *st, struct kt_snapshot *s)
 {
-	uint32_t next[KT_NR_KINDS] = { 0 }, tid;
+	struct export_ids x = { 0 };
+	uint32_t tid;
 	size_t pos = 0;
 	void *v;
 	int r = 0;
 
-	reset_export_ids(st);
 	while (!r && u32map_next(&st->tasks, &pos, &tid, &v)) {
 		struct live_task *t = v;
 		struct kt_task *out = snapshot_add_task(s, &t->rec);
 
-		if (!out)
-			return -ENOMEM;
+		if (!out) {
+			r = -ENOMEM;
+			break;
+		}
 		for (int k = KT_VM; k < KT_NR_KINDS; k++)
-			out->id[k] = t->hold[k].obj ? export_id(t->hold[k].obj, &next[k]) : 0;
-		if (t->hold[KT_FILES].obj && table_reader(t->hold[KT_FILES].obj) == t)
-			r = export_table_fds(t, s, &next[KT_FILE]);
+			out->id[k] = t->hold[k].obj ? export_id(&x, k, t->hold[k].obj) : 0;
+		r = x.err;
+		if (!r && t->hold[KT_FILES].obj && table_reader(t->hold[KT_FILES].obj) == t)
+			r = export_table_fds(t, s, &x);
 	}
+	for (int k = 0; k < KT_NR_KINDS; k++)
+		u32map_free(&x.by_tree_id[k]);
 	if (!r)
 		r = snapshot_index(s);
-	for (size_t i = 0; i < s->ntasks; i++)
+	for (size_t i = 0; !r && i < s->ntasks; i++)
 		s->tasks[i].reader = s->tasks[i].nfds > 0;
 	for (int k = 0; k < KT_NR_KINDS; k++)
 		s->kind_stats[k] = st->tree[k].stats;

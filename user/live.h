@@ -13,10 +13,13 @@
 #include "kcmptrace.h"
 #include "kid_tree.h"
 #include "snapshot.h"
+#include "path_intern.h"
+#include "pool.h"
 #include "u32map.h"
 
 struct live_obj;
 struct live_table;
+struct live_state;
 
 /* One holder's membership in an object's holder list. */
 struct live_hold {
@@ -24,25 +27,44 @@ struct live_hold {
 	struct live_obj *obj;
 };
 
+/*
+ * A distinct kernel object.  Its kcmp-tree entry is embedded: the object
+ * is in tree[kind] while a live holder can name it to kcmp, and keeps its
+ * id after.  A file's description (what a snapshot says of it besides
+ * its fd) is kept here once, as of the latest event or scan of any of
+ * its fds: the fds of one open file share their position and flags.
+ */
 struct live_obj {
-	struct kid_entry *e; /* NULL once no live holder can name it */
+	struct kid_entry e;
 	struct live_hold *holders;
 	uint32_t nholders;
-	uint32_t export_id; /* scratch for live_to_snapshot() */
-	uint8_t kind;
-	struct live_table *table; /* KT_FILES: the fd table */
-	char *path;		  /* KT_FILE: from a scan, or resolved on demand; NULL: not yet */
+	uint32_t dev; /* KT_FILE: as kt_fd_rec */
+	uint64_t ino;
+	int64_t pos;
+	uint32_t flags;
+	uint16_t mode, ftype;
+	union {
+		struct live_table *table; /* KT_FILES: the fd table */
+		const char *path;	  /* KT_FILE: interned (st->paths); NULL: not known yet */
+	};
 };
+
+/* The object's tree id, 0 once no live holder can name it. */
+static inline uint32_t live_obj_tree_id(const struct live_obj *obj)
+{
+	return obj && kid_in_tree(&obj->e) ? obj->e.id : 0;
+}
 
 struct live_task {
 	struct kt_task_rec rec;
 	struct live_hold hold[KT_NR_KINDS]; /* [KT_FILE] unused */
 };
 
+/* One fd: the slot of a table that holds a file object. */
 struct live_fd {
-	struct kt_fd_rec rec; /* path_len unused */
 	struct live_hold hold;
 	struct live_table *table;
+	int fd;
 };
 
 /* The path of the file an fd names: one per open file, whoever holds it. */
@@ -50,6 +72,9 @@ static inline const char *live_fd_path(const struct live_fd *f)
 {
 	return f->hold.obj ? f->hold.obj->path : NULL;
 }
+
+/* The fd as a snapshot record (tid and tgid: the table's key holder's tid, 0). */
+void live_fd_rec(const struct live_fd *f, struct kt_fd_rec *rec);
 
 /*
  * A table's fds as JSON, kept between daemon answers (live_json.c) in
@@ -88,11 +113,15 @@ struct live_table {
 	uint32_t nfds;
 	uint32_t key_tid; /* the holder whose tid names this table's fds to kcmp */
 	struct live_obj *obj;
+	struct live_state *st;
 	struct live_frag json;
 };
 
 struct live_state {
 	struct kid_tree tree[KT_NR_KINDS];
+	struct pool objs; /* struct live_obj */
+	struct pool fds;  /* struct live_fd */
+	struct path_intern paths;
 	struct u32map tasks; /* tid -> struct live_task */
 	uint64_t nfds;
 	uint64_t dropped;	 /* changes for holders that were gone before we saw them */
@@ -130,7 +159,7 @@ struct live_fd *live_fd_get(const struct live_state *st, uint32_t tid, int fd);
 /* Make @tid's table exactly the fds of @scan that were read through @tid. */
 int live_table_replace(struct live_state *st, uint32_t tid, const struct kt_snapshot *scan);
 
-/* Give @f's file its path (a copy), if it has none yet; -ENOMEM. */
+/* Give @f's file its path (interned), if it has none yet; -ENOMEM. */
 int live_fd_set_path(struct live_fd *f, const char *path);
 
 /* The id of the object a holder names, 0 if absent. */

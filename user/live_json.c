@@ -53,7 +53,7 @@ static int member_cmp(const void *a, const void *b)
 
 static uint32_t obj_id(const struct live_obj *obj)
 {
-	return obj && obj->e ? obj->e->id : 0;
+	return live_obj_tree_id(obj);
 }
 
 /* Tasks sorted; each table once, read through the first task holding it. */
@@ -74,11 +74,11 @@ static int order_build(struct order *o, const struct live_state *st, uint64_t se
 	for (size_t i = 0; i < o->ntasks; i++) {
 		struct live_obj *files = o->tasks[i]->hold[KT_FILES].obj;
 
-		if (!files || !files->e || files->table->json.seen == serial)
+		if (!obj_id(files) || files->table->json.seen == serial)
 			continue;
 		files->table->json.seen = serial;
 		o->tables[o->ntables++] = (struct table_ref){ files->table, o->tasks[i]->rec.tid,
-							      files->e->id };
+							      obj_id(files) };
 	}
 	return 0;
 }
@@ -121,12 +121,14 @@ static int piece_make(struct live_piece *p, struct live_table *tab, const struct
 	for (uint32_t i = first; i < end; i++) {
 		struct live_fd *f = tab->slot[i];
 		uint32_t id = f ? obj_id(f->hold.obj) : 0;
+		struct kt_fd_rec rec;
 
 		if (!id)
 			continue;
 		if (!live_fd_path(f) && resolve_path)
 			resolve_path(f); /* once: the piece is made after it */
-		json_put_fd(&w, ref->tid, ref->files_id, id, &f->rec, live_fd_path(f));
+		live_fd_rec(f, &rec);
+		json_put_fd(&w, ref->tid, ref->files_id, id, &rec, live_fd_path(f));
 	}
 	jw_close(&w, true);
 	buf = take_inner(&w, 1, 1, &len, &r);

@@ -49,8 +49,7 @@ static void line_holders(FILE *f, struct kt_tracer *tr, struct live_obj *obj)
 			fprintf(f, " +%u more", obj->nholders - MAX_HOLDERS_SHOWN);
 			break;
 		}
-		fprintf(f, "%s%u fd %d", n ? ", " : "", tgid_of(tr, fd->table->key_tid),
-			fd->rec.fd);
+		fprintf(f, "%s%u fd %d", n ? ", " : "", tgid_of(tr, fd->table->key_tid), fd->fd);
 	}
 }
 
@@ -117,14 +116,14 @@ static void report_line(struct trace_output *o, struct kt_tracer *tr, const stru
 		if (ch->now && ch->now->nholders >= 2) {
 			fd = any_fd(ch->now);
 			fprintf(f, ": %s [%s] shared by ", tracer_fd_path(fd),
-				kt_ftype_name(fd->rec.ftype));
+				kt_ftype_name(fd->hold.obj->ftype));
 			line_holders(f, tr, ch->now);
 		}
 		if (ch->was) {
 			fd = any_fd(ch->was);
 			fprintf(f, "%s%s [%s] still held by ",
 				ch->now && ch->now->nholders >= 2 ? "; " : ": ", tracer_fd_path(fd),
-				kt_ftype_name(fd->rec.ftype));
+				kt_ftype_name(fd->hold.obj->ftype));
 			line_holders(f, tr, ch->was);
 		}
 		break;
@@ -158,7 +157,7 @@ static void gen_file(yajl_gen g, struct kt_tracer *tr, const char *key, struct l
 	yajl_gen_map_open(g);
 	gen_kv_int(g, "id", live_obj_id(&fd->hold));
 	gen_str(g, "type");
-	gen_str(g, kt_ftype_name(fd->rec.ftype));
+	gen_str(g, kt_ftype_name(fd->hold.obj->ftype));
 	gen_str(g, "path");
 	gen_str(g, tracer_fd_path(fd));
 	gen_str(g, "holders");
@@ -169,7 +168,7 @@ static void gen_file(yajl_gen g, struct kt_tracer *tr, const char *key, struct l
 		yajl_gen_map_open(g);
 		gen_kv_int(g, "tgid", tgid_of(tr, hf->table->key_tid));
 		gen_kv_int(g, "tid", hf->table->key_tid);
-		gen_kv_int(g, "fd", hf->rec.fd);
+		gen_kv_int(g, "fd", hf->fd);
 		yajl_gen_map_close(g);
 	}
 	yajl_gen_array_close(g);

@@ -464,6 +464,9 @@ static int load(struct kt_tracer *tr, const struct kt_target *t, const struct kt
 	tr->pace_ns = skel->rodata->wakeup_interval_ns;
 	bpf_program__set_autoattach(skel->progs.seed_target, false); /* run by seed_tracked() */
 	r = bpf_map__set_max_entries(skel->maps.events, (uint32_t)o->ringbuf_bytes);
+	/* only pid-list and tree targets keep a tgid set: a 1 MiB hash otherwise idle */
+	if (!r && t->mode != KT_TARGET_PIDS && t->mode != KT_TARGET_TREE)
+		r = bpf_map__set_max_entries(skel->maps.tracked, 1);
 	if (!r)
 		r = trace_bpf__load(skel);
 	if (r) {
@@ -672,11 +675,11 @@ static void verify_sample(struct kt_tracer *tr, struct kt_verification *v)
 			continue;
 		for (uint32_t i = 0; i < tab->nslots && v->kcmp_checks < KCMP_SAMPLE; i++) {
 			struct live_fd *f = tab->slot[i];
-			struct kid_entry *e = f ? f->hold.obj->e : NULL;
+			struct kid_entry *e = f ? &f->hold.obj->e : NULL;
 			struct kid_key k = { 0, (pid_t)tid, (int)i };
 
 			/* every 7th shared holder: spread over the tables, bounded in cost */
-			if (!e || f->hold.obj->nholders < 2 || seen++ % 7)
+			if (!e || !kid_in_tree(e) || f->hold.obj->nholders < 2 || seen++ % 7)
 				continue;
 			v->kcmp_checks++;
 			if (kid_kcmp(KT_FILE, &k, &e->key, NULL) != KID_EQ) {
@@ -741,7 +744,7 @@ const char *tracer_fd_path(struct live_fd *f)
 
 	if (live_fd_path(f))
 		return live_fd_path(f);
-	snprintf(proc, sizeof(proc), "/proc/%u/fd/%d", f->table->key_tid, f->rec.fd);
+	snprintf(proc, sizeof(proc), "/proc/%u/fd/%d", f->table->key_tid, f->fd);
 	n = readlink(proc, buf, sizeof(buf) - 1);
 	if (n <= 0)
 		return "?";

@@ -72,6 +72,15 @@ struct kt_tracer {
 	volatile sig_atomic_t stop;
 };
 
+/*
+ * The default ring buffer (-B).  At the reader's 100 MB/s budget (see
+ * wakeup_interval_ns() in tracer.c) it holds a quarter of it for 2.6 ms of
+ * events, and 100k events/s for over 100 ms of a stalled reader; it is
+ * most of the tracer's kernel memory, which does not grow with fds.
+ */
+#define KT_DEFAULT_RINGBUF (1u << 20)
+#define KT_DEFAULT_RINGBUF_STR "1M"
+
 struct kt_tracer_opts {
 	size_t ringbuf_bytes; /* power of two, >= page size */
 	bool want_paths;

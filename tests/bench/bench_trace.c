@@ -46,7 +46,6 @@
 #include "trace_output.h"
 #include "tracer.h"
 
-#define DEFAULT_RINGBUF (16u << 20) /* kcmptrace trace's default (-B) */
 #define MAX_REPS 9
 #define MAX_FD_LOOP_ITERS 60000 /* 120k events: below what the default buffer holds */
 #define MEM_FDS 100000
@@ -413,7 +412,7 @@ static pid_t start_idle(void)
 static int tracer_begin(struct kt_tracer *tr, pid_t root, struct trace_output *out)
 {
 	struct kt_target t = { .mode = KT_TARGET_TREE, .tgid = (uint32_t)root };
-	struct kt_tracer_opts o = { .ringbuf_bytes = DEFAULT_RINGBUF, .want_paths = true };
+	struct kt_tracer_opts o = { .ringbuf_bytes = KT_DEFAULT_RINGBUF, .want_paths = true };
 	char why[256] = "";
 	int r;
 
@@ -1010,8 +1009,8 @@ static void bench_loss(double secs)
 	int r = measure(W_PACED, C_TRACED, (uint64_t)(secs * 1e9), &s);
 
 	printf("Lost events: a paced generator inside the target, %d fd events/s (open+close\n"
-	       "pairs paced by clock_gettime) for %.1f s, default %u MiB ring buffer.\n\n",
-	       LOSS_RATE, secs, DEFAULT_RINGBUF >> 20);
+	       "pairs paced by clock_gettime) for %.1f s, default %s ring buffer.\n\n",
+	       LOSS_RATE, secs, KT_DEFAULT_RINGBUF_STR);
 	if (r) {
 		printf("  failed: %s\n\n", strerror(-r));
 		return;
@@ -1217,9 +1216,9 @@ static void bench_memory(int nfds)
 	       (double)(heap_full - heap_empty + kern) / 1048576.0, user_b + kern_b,
 	       pass(user_b + kern_b <= TARGET_BYTES_PER_FD));
 	printf("  userspace alone: %.0f B/fd %s.  The kernel maps do not grow with fds: a fixed\n"
-	       "  %.1f MiB, of which the ring buffer (-B, default %u MiB) is %.1f MiB.\n  Largest:",
+	       "  %.1f MiB, of which the ring buffer (-B, default %s) is %.1f MiB.\n  Largest:",
 	       user_b, pass(user_b <= TARGET_BYTES_PER_FD), (double)kern / 1048576.0,
-	       DEFAULT_RINGBUF >> 20, (double)ring / 1048576.0);
+	       KT_DEFAULT_RINGBUF_STR, (double)ring / 1048576.0);
 	for (int i = 0; i < no && i < 5; i++)
 		printf("%s %s %.2f MiB", i ? "," : "", ours[i].name,
 		       (double)ours[i].memlock / 1048576.0);
@@ -1249,10 +1248,10 @@ static void header(void)
 	printf("machine: Linux %s %s, nproc %ld, %s; load average %.2f at start\n", u.release,
 	       u.machine, sysconf(_SC_NPROCESSORS_ONLN), model, load[0]);
 	printf("targets: traced overhead within %.1fx of the floor's; build slowdown <= %.0f%%;\n"
-	       "         no lost events at %dk events/s with the default %u MiB ring buffer;\n"
+	       "         no lost events at %dk events/s with the default %s ring buffer;\n"
 	       "         <= %.0f bytes per tracked fd\n\n",
 	       TARGET_OVERHEAD, (TARGET_BUILD_SLOWDOWN - 1) * 100, LOSS_RATE / 1000,
-	       DEFAULT_RINGBUF >> 20, TARGET_BYTES_PER_FD);
+	       KT_DEFAULT_RINGBUF_STR, TARGET_BYTES_PER_FD);
 }
 
 static bool want(const char *only, const char *part)
