@@ -147,5 +147,34 @@ check "trace/sigint_clean_exit" status_is 0
 check "trace/sigint_summary" grep -q "^summary:" "$tmp/trace.out"
 kill $target 2>/dev/null
 
+# change lines: a dup and its close, and a fork, as the reader sees them
+cat >"$tmp/dups.py" <<'PY'
+import os, sys, time
+while not os.path.exists(sys.argv[1]):
+    time.sleep(0.05)
+fd = os.open("/dev/null", os.O_RDONLY)
+os.dup2(fd, 40)
+os.close(40)
+pid = os.fork()
+if pid == 0:
+    os._exit(0)
+os.waitpid(pid, 0)
+print(fd, pid, flush=True)
+time.sleep(1)  # fd stays open while the tracer reads its path
+PY
+python3 "$tmp/dups.py" "$tmp/go" >"$tmp/dups.out" &
+target=$!
+"$KT" trace -p $target >"$tmp/trace.out" 2>"$tmp/trace.err" &
+tracer=$!
+wait_for "$tmp/trace.err" "tracing" 100
+touch "$tmp/go"
+wait $target; wait $tracer
+read -r src child <"$tmp/dups.out"
+ts='^ *\+[0-9]+\.[0-9]{6} '
+check "trace_lines/dup_shares" grep -Eq "${ts}dup2 +$target python3 +fd 40: /dev/null \[chr\] shared by $target fd 40, $target fd $src\$" "$tmp/trace.out"
+check "trace_lines/close_leaves" grep -Eq "${ts}close +$target python3 +fd 40: /dev/null \[chr\] still held by $target fd $src\$" "$tmp/trace.out"
+check "trace_lines/fork_copies" grep -Eq "${ts}fork +$child python3 +from $target: copies, shares no task object\$" "$tmp/trace.out"
+check "trace_lines/summary" grep -Eq "^summary: [0-9]+ tasks, [0-9]+ fds, [0-9]+ events, 0 lost events" "$tmp/trace.out"
+
 run trace --buffer-size 3000
 check "trace/bad_buffer_size_exit_2" status_is 2

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <yajl/yajl_gen.h>
+#include "line_buf.h"
 #include "trace_output.h"
 #include "util.h"
 
@@ -38,7 +39,7 @@ static struct live_fd *any_fd(struct live_obj *obj)
 
 /* ---- lines ---- */
 
-static void line_holders(FILE *f, struct kt_tracer *tr, struct live_obj *obj)
+static void line_holders(struct line_buf *b, struct kt_tracer *tr, struct live_obj *obj)
 {
 	int n = 0;
 
@@ -46,20 +47,27 @@ static void line_holders(FILE *f, struct kt_tracer *tr, struct live_obj *obj)
 		struct live_fd *fd = hold_fd(h);
 
 		if (n == MAX_HOLDERS_SHOWN) {
-			fprintf(f, " +%u more", obj->nholders - MAX_HOLDERS_SHOWN);
+			lb_lit(b, " +");
+			lb_u64(b, obj->nholders - MAX_HOLDERS_SHOWN, 0);
+			lb_lit(b, " more");
 			break;
 		}
-		fprintf(f, "%s%u fd %d", n ? ", " : "", tgid_of(tr, fd->table->key_tid), fd->fd);
+		if (n)
+			lb_lit(b, ", ");
+		lb_u64(b, tgid_of(tr, fd->table->key_tid), 0);
+		lb_lit(b, " fd ");
+		lb_int(b, fd->fd);
 	}
 }
 
-static void line_kinds(FILE *f, uint32_t kinds)
+static void line_kinds(struct line_buf *b, uint32_t kinds)
 {
 	const char *sep = "";
 
 	for (int k = KT_VM; k < KT_NR_KINDS; k++)
 		if (kinds & (1u << k)) {
-			fprintf(f, "%s%s", sep, kt_kind_name(k));
+			lb_str(b, sep);
+			lb_str(b, kt_kind_name(k));
 			sep = ",";
 		}
 }
@@ -77,63 +85,99 @@ static uint32_t shared_with_parent(struct kt_tracer *tr, const struct kt_change 
 	return kinds;
 }
 
+/* "path [type]" of the file @obj */
+static void line_file(struct line_buf *b, struct live_obj *obj)
+{
+	struct live_fd *fd = any_fd(obj);
+
+	lb_str(b, tracer_fd_path(fd));
+	lb_lit(b, " [");
+	lb_str(b, kt_ftype_name(obj->ftype));
+	lb_lit(b, "]");
+}
+
+/* Seconds since the start, as %+11.6f would print them. */
+static void line_time(struct line_buf *b, int64_t d)
+{
+	uint64_t a = d < 0 ? (uint64_t)0 - (uint64_t)d : (uint64_t)d;
+	char tmp[24], ts[48], *p = ts;
+	const char *sec = lb_digits(tmp, a / 1000000000);
+	size_t n = strlen(sec);
+
+	*p++ = d < 0 ? '-' : '+';
+	memcpy(p, sec, n);
+	p += n;
+	*p++ = '.';
+	memcpy(p, lb_digits(tmp, 1000000 + a % 1000000000 / 1000) + 1, 7); /* 6 digits and NUL */
+	lb_str_right(b, ts, 11);
+}
+
+static void line_fd(struct line_buf *b, struct kt_tracer *tr, const struct kt_change *ch)
+{
+	bool shared = ch->now && ch->now->nholders >= 2;
+
+	lb_lit(b, " fd ");
+	lb_int(b, ch->fd);
+	if (shared) {
+		lb_lit(b, ": ");
+		line_file(b, ch->now);
+		lb_lit(b, " shared by ");
+		line_holders(b, tr, ch->now);
+	}
+	if (ch->was) {
+		lb_str(b, shared ? "; " : ": ");
+		line_file(b, ch->was);
+		lb_lit(b, " still held by ");
+		line_holders(b, tr, ch->was);
+	}
+}
+
 static void report_line(struct trace_output *o, struct kt_tracer *tr, const struct kt_change *ch)
 {
-	FILE *f = o->out;
-	struct live_fd *fd;
+	struct line_buf b = { .len = 0 };
+	uint32_t kinds;
 
-	int64_t d = (int64_t)(ch->ts_ns - o->t0_ns);
-	uint64_t a = d < 0 ? (uint64_t)-d : (uint64_t)d;
-	char ts[32];
-
-	/* as %+11.6f would print it, without the floating-point formatting (a busy trace's cost) */
-	snprintf(ts, sizeof(ts), "%c%llu.%06llu", d < 0 ? '-' : '+',
-		 (unsigned long long)(a / 1000000000), (unsigned long long)(a % 1000000000 / 1000));
-	fprintf(f, "%11s %-13s %7u %-15s", ts, ch->cause, ch->tgid, comm_of(tr, ch->tid));
+	line_time(&b, (int64_t)(ch->ts_ns - o->t0_ns));
+	lb_lit(&b, " ");
+	lb_str_left(&b, ch->cause, 13);
+	lb_lit(&b, " ");
+	lb_u64(&b, ch->tgid, 7);
+	lb_lit(&b, " ");
+	lb_str_left(&b, comm_of(tr, ch->tid), 15);
 	switch (ch->type) {
 	case KT_CH_FORK:
-		fprintf(f, " from %u", tgid_of(tr, ch->parent_tid));
-		if (ch->tid != ch->tgid)
-			fprintf(f, " (thread %u)", ch->tid);
-		if (shared_with_parent(tr, ch)) {
-			fputs(": shares ", f);
-			line_kinds(f, shared_with_parent(tr, ch));
-		} else {
-			fputs(": copies, shares no task object", f);
+		lb_lit(&b, " from ");
+		lb_u64(&b, tgid_of(tr, ch->parent_tid), 0);
+		if (ch->tid != ch->tgid) {
+			lb_lit(&b, " (thread ");
+			lb_u64(&b, ch->tid, 0);
+			lb_lit(&b, ")");
 		}
+		kinds = shared_with_parent(tr, ch);
+		lb_str(&b, kinds ? ": shares " : ": copies, shares no task object");
+		line_kinds(&b, kinds);
 		break;
 	case KT_CH_EXEC:
-		if (ch->count)
-			fprintf(f, ": %llu close-on-exec fds closed",
-				(unsigned long long)ch->count);
+		if (ch->count) {
+			lb_lit(&b, ": ");
+			lb_u64(&b, ch->count, 0);
+			lb_lit(&b, " close-on-exec fds closed");
+		}
 		break;
 	case KT_CH_TASK:
-		fputs(": own ", f);
-		line_kinds(f, ch->kinds);
+		lb_lit(&b, ": own ");
+		line_kinds(&b, ch->kinds);
 		break;
-	case KT_CH_FD:
-		fprintf(f, " fd %d", ch->fd);
-		if (ch->now && ch->now->nholders >= 2) {
-			fd = any_fd(ch->now);
-			fprintf(f, ": %s [%s] shared by ", tracer_fd_path(fd),
-				kt_ftype_name(fd->hold.obj->ftype));
-			line_holders(f, tr, ch->now);
-		}
-		if (ch->was) {
-			fd = any_fd(ch->was);
-			fprintf(f, "%s%s [%s] still held by ",
-				ch->now && ch->now->nholders >= 2 ? "; " : ": ", tracer_fd_path(fd),
-				kt_ftype_name(fd->hold.obj->ftype));
-			line_holders(f, tr, ch->was);
-		}
-		break;
+	case KT_CH_FD: line_fd(&b, tr, ch); break;
 	case KT_CH_LOST:
-		fprintf(f, ": %llu events lost; the processes they touched were rescanned",
-			(unsigned long long)ch->count);
+		lb_lit(&b, ": ");
+		lb_u64(&b, ch->count, 0);
+		lb_lit(&b, " events lost; the processes they touched were rescanned");
 		break;
 	case KT_CH_EXIT: break;
 	}
-	fputc('\n', f);
+	lb_lit(&b, "\n");
+	lb_write(&b, o->out);
 }
 
 /* ---- JSON lines ---- */

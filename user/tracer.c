@@ -737,18 +737,33 @@ void tracer_stop(struct kt_tracer *tr)
 	tr->scanner = NULL;
 }
 
+static bool read_fd_link(const struct live_fd *f, char *buf, size_t len)
+{
+	char proc[64];
+	ssize_t n;
+
+	snprintf(proc, sizeof(proc), "/proc/%u/fd/%d", f->table->key_tid, f->fd);
+	n = readlink(proc, buf, len - 1);
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	return true;
+}
+
 const char *tracer_fd_path(struct live_fd *f)
 {
-	char proc[64], buf[KT_PATH_MAX];
-	ssize_t n;
+	char buf[KT_PATH_MAX];
+	bool found;
 
 	if (live_fd_path(f))
 		return live_fd_path(f);
-	snprintf(proc, sizeof(proc), "/proc/%u/fd/%d", f->table->key_tid, f->fd);
-	n = readlink(proc, buf, sizeof(buf) - 1);
-	if (n <= 0)
+	/* the fd may be closed by now, but another of the file's fds still open */
+	found = read_fd_link(f, buf, sizeof(buf));
+	for (struct live_hold *h = f->hold.obj->holders; h && !found; h = h->next)
+		found = read_fd_link((struct live_fd *)((char *)h - offsetof(struct live_fd, hold)),
+				     buf, sizeof(buf));
+	if (!found)
 		return "?";
-	buf[n] = '\0';
 	live_fd_set_path(f, buf);
 	return live_fd_path(f) ? live_fd_path(f) : "?";
 }

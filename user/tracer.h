@@ -111,7 +111,7 @@ int tracer_verify(struct kt_tracer *tr, struct kt_verification *v);
 bool tracer_target_gone(const struct kt_tracer *tr);
 void tracer_stop(struct kt_tracer *tr);
 
-/* Path of a tracked fd: from its scan, else read from /proc once. */
+/* Path of a tracked fd: from a scan, else read from /proc through any open fd of its file. */
 const char *tracer_fd_path(struct live_fd *f);
 
 #endif
