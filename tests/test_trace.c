@@ -88,6 +88,29 @@ static size_t fds_with_path(const struct kt_snapshot *s)
 	return n;
 }
 
+/* Fds of @a whose path differs from the same (tid, fd) of @b; the first named in @why. */
+static size_t paths_differ(const struct kt_snapshot *a, const struct kt_snapshot *b, char *why,
+			   size_t len)
+{
+	size_t bad = 0;
+
+	for (size_t i = 0; i < a->nfds; i++) {
+		const struct kt_fd *x = &a->fds[i];
+
+		for (size_t j = 0; x->id && j < b->nfds; j++) {
+			const struct kt_fd *y = &b->fds[j];
+
+			if (!y->id || y->rec.tid != x->rec.tid || y->rec.fd != x->rec.fd)
+				continue;
+			if (strcmp(snapshot_path(a, x), snapshot_path(b, y)) && !bad++)
+				snprintf(why, len, "tid %u fd %d: \"%s\", cold \"%s\"", x->rec.tid,
+					 x->rec.fd, snapshot_path(a, x), snapshot_path(b, y));
+			break;
+		}
+	}
+	return bad;
+}
+
 static void check_daemon_json(struct kt_tracer *tr, struct live_json_cache *cache,
 			      const struct kt_snapshot *live, const struct kt_snapshot *cold_snap,
 			      const char *sc)
@@ -118,6 +141,8 @@ static void check_daemon_json(struct kt_tracer *tr, struct live_json_cache *cach
 			CHECK(!cold_snap || fds_with_path(&back) == fds_with_path(cold_snap),
 			      tname(sc, "daemon_json_paths"), "%zu fds with a path, cold %zu",
 			      fds_with_path(&back), cold_snap ? fds_with_path(cold_snap) : 0);
+			CHECK(!cold_snap || !paths_differ(&back, cold_snap, why, sizeof(why)),
+			      tname(sc, "daemon_json_same_paths"), "%s", why);
 			for (int k = 0; k < KT_NR_KINDS; k++) {
 				snprintf(what, sizeof(what), "daemon_json_same_%s",
 					 kt_kind_name(k));

@@ -1,11 +1,15 @@
 // SPDX-License-Identifier: LGPL-2.1
 /* Live sharing state; see live.h. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "live.h"
 
 #define MAX_RETRIES 64
+
+/* Stands for a path the kernel makes from the inode number (live_fd_path()). */
+static const char path_by_ino[] = "";
 #define container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
 
 void live_init(struct live_state *st)
@@ -204,7 +208,7 @@ static void obj_free(struct live_state *st, int kind, struct live_obj *obj)
 	kid_erase(&st->tree[kind], &obj->e);
 	if (kind == KT_FILES)
 		table_free(st, obj->table);
-	else if (kind == KT_FILE && obj->path)
+	else if (kind == KT_FILE && obj->path && obj->path != path_by_ino)
 		path_unintern(&st->paths, obj->path);
 	pool_put(&st->objs, obj);
 }
@@ -474,13 +478,36 @@ int live_table_replace(struct live_state *st, uint32_t tid, const struct kt_snap
 	return r;
 }
 
+static bool by_ino_path(const struct live_obj *obj, char *buf, size_t len)
+{
+	const char *prefix = obj->ftype == KT_FT_SOCK	? "socket"
+			     : obj->ftype == KT_FT_FIFO ? "pipe"
+							: NULL;
+
+	return prefix && snprintf(buf, len, "%s:[%llu]", prefix, (unsigned long long)obj->ino) > 0;
+}
+
+const char *live_fd_path(const struct live_fd *f)
+{
+	static __thread char buf[48];
+	const struct live_obj *obj = f->hold.obj;
+
+	if (!obj || obj->path != path_by_ino)
+		return obj ? obj->path : NULL;
+	return by_ino_path(obj, buf, sizeof(buf)) ? buf : NULL;
+}
+
 int live_fd_set_path(struct live_fd *f, const char *path)
 {
 	struct live_obj *obj = f->hold.obj;
+	char made[48];
 
 	if (!obj || obj->path)
 		return 0;
-	obj->path = path_intern(&f->table->st->paths, path);
+	if (by_ino_path(obj, made, sizeof(made)) && !strcmp(made, path))
+		obj->path = path_by_ino; /* every socket and pipe has its own: nothing to share */
+	else
+		obj->path = path_intern(&f->table->st->paths, path);
 	if (!obj->path)
 		return -ENOMEM;
 	/* every fd of the file shows it: their JSON is stale */

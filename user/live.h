@@ -45,7 +45,7 @@ struct live_obj {
 	uint16_t mode, ftype;
 	union {
 		struct live_table *table; /* KT_FILES: the fd table */
-		const char *path;	  /* KT_FILE: interned (st->paths); NULL: not known yet */
+		const char *path;	  /* KT_FILE: interned (st->paths), or see live_fd_path() */
 	};
 };
 
@@ -67,11 +67,12 @@ struct live_fd {
 	int fd;
 };
 
-/* The path of the file an fd names: one per open file, whoever holds it. */
-static inline const char *live_fd_path(const struct live_fd *f)
-{
-	return f->hold.obj ? f->hold.obj->path : NULL;
-}
+/*
+ * The path of the file an fd names (one per open file), NULL while not
+ * known.  A socket's or pipe's, which the kernel makes from the inode
+ * number, is not kept but made again, in a buffer the next call reuses.
+ */
+const char *live_fd_path(const struct live_fd *f);
 
 /* The fd as a snapshot record (tid and tgid: the table's key holder's tid, 0). */
 void live_fd_rec(const struct live_fd *f, struct kt_fd_rec *rec);

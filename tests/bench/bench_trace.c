@@ -36,6 +36,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
 #include <bpf/bpf.h>
@@ -1097,12 +1098,25 @@ static int cmp_mem(const void *a, const void *b)
 	return x < y ? 1 : x > y ? -1 : 0;
 }
 
+/* Open @n more fds: /dev/null, or unix socket pairs (every fd its own path). */
+static void open_fds(int n, bool sockets)
+{
+	int sv[2];
+
+	for (int i = 0; i < n; i++) {
+		if (sockets && i + 1 < n && !socketpair(AF_UNIX, SOCK_STREAM, 0, sv))
+			i++;
+		else if (open("/dev/null", O_RDONLY) < 0)
+			break;
+	}
+}
+
 /*
- * @n fds, each its own open of /dev/null, in as few processes as the hard
- * RLIMIT_NOFILE allows (raising it needs CAP_SYS_RESOURCE): a root and its
- * children, parked until the group is killed.
+ * @n fds in as few processes as the hard RLIMIT_NOFILE allows (raising it
+ * needs CAP_SYS_RESOURCE): a root and its children, parked until the group
+ * is killed.
  */
-static pid_t start_fd_holders(int n, int *nprocs)
+static pid_t start_fd_holders(int n, bool sockets, int *nprocs)
 {
 	struct rlimit rl;
 	int ready[2], per;
@@ -1131,9 +1145,7 @@ static pid_t start_fd_holders(int n, int *nprocs)
 		for (int p = 1; p < *nprocs && !me; p++)
 			if (fork() == 0)
 				me = p;
-		for (int i = 0; i < per && me * per + i < n; i++)
-			if (open("/dev/null", O_RDONLY) < 0)
-				break;
+		open_fds(me * per + per <= n ? per : n - me * per, sockets);
 		if (write(ready[1], &c, 1) != 1)
 			_exit(1);
 		for (;;)
@@ -1150,78 +1162,104 @@ static pid_t start_fd_holders(int n, int *nprocs)
 	return root;
 }
 
-static void bench_memory(int nfds)
+struct mem_row {
+	uint64_t tracked;
+	int nprocs;
+	size_t user;   /* bytes */
+	uint64_t kern; /* bytes */
+	uint64_t ring; /* bytes, of kern */
+	struct map_mem ours[64];
+	int nours;
+};
+
+/* The tracer on @nfds fds held by a process group: its heap and its maps. */
+static int measure_memory(int nfds, bool sockets, struct mem_row *m)
 {
-	struct map_mem before[64], after[64], ours[64];
+	struct map_mem before[64], after[64];
 	struct kt_tracer tr;
 	size_t heap_full, heap_empty;
-	uint64_t kern = 0, ring = 0, tracked;
-	int nb, na, no = 0, nprocs = 0, r;
-	double user_b, kern_b;
-	pid_t holders = start_fd_holders(nfds, &nprocs);
+	int nb, na, r;
+	pid_t holders;
 
-	printf("Memory per tracked fd: the tracer on %d fds, each its own open of /dev/null\n"
-	       "kept with its path as `kcmptrace trace` keeps it.  userspace: the heap its live\n"
-	       "state holds (mallinfo2, measured by freeing it); kernel: memlock of the BPF maps\n"
-	       "the tracer created (/proc/self/fdinfo).\n\n",
-	       nfds);
-	if (holders < 0) {
-		printf("  failed: could not open %d fds\n\n", nfds);
-		return;
-	}
+	memset(m, 0, sizeof(*m));
+	holders = start_fd_holders(nfds, sockets, &m->nprocs);
+	if (holders < 0)
+		return -EMFILE;
 	nb = map_memlock(before, 64);
 	r = tracer_begin(&tr, holders, NULL);
 	if (!r)
 		r = tracer_settle(&tr);
-	if (r) {
-		printf("  failed: %s\n\n", strerror(-r));
-		tracer_stop(&tr);
-		kill(-holders, SIGKILL);
-		waitpid(holders, NULL, 0);
-		return;
+	if (!r) {
+		na = map_memlock(after, 64);
+		for (int i = 0; i < na; i++)
+			if (!map_was_there(before, nb, after[i].id)) {
+				m->ours[m->nours++] = after[i];
+				m->kern += after[i].memlock;
+				if (!strcmp(after[i].name, "events"))
+					m->ring += after[i].memlock;
+			}
+		qsort(m->ours, (size_t)m->nours, sizeof(m->ours[0]), cmp_mem);
+		m->tracked = tr.st.nfds;
+		heap_full = heap_bytes();
+		live_free(&tr.st);
+		live_init(&tr.st);
+		heap_empty = heap_bytes();
+		m->user = heap_full - heap_empty;
 	}
-	na = map_memlock(after, 64);
-	for (int i = 0; i < na; i++)
-		if (!map_was_there(before, nb, after[i].id)) {
-			ours[no++] = after[i];
-			kern += after[i].memlock;
-			if (!strcmp(after[i].name, "events"))
-				ring += after[i].memlock;
-		}
-	qsort(ours, (size_t)no, sizeof(ours[0]), cmp_mem);
-	tracked = tr.st.nfds;
-	heap_full = heap_bytes();
-	live_free(&tr.st);
-	live_init(&tr.st);
-	heap_empty = heap_bytes();
 	tracer_stop(&tr);
 	kill(-holders, SIGKILL);
 	waitpid(holders, NULL, 0);
+	return r ? r : m->tracked ? 0 : -ENOENT;
+}
 
-	if (!tracked) {
-		printf("  failed: no fd tracked\n\n");
-		return;
-	}
-	user_b = (double)(heap_full - heap_empty) / (double)tracked;
-	kern_b = (double)kern / (double)tracked;
-	printf("| %-21s | %-21s | %-21s | %-21s | %-14s |\n", "tracked fds (procs)",
+static void print_mem_row(const char *what, const struct mem_row *m)
+{
+	double user_b = (double)m->user / (double)m->tracked;
+	double kern_b = (double)m->kern / (double)m->tracked;
+
+	printf("| %-22s | %8llu (%3d) | %7.1f MiB %5.0f B/fd | %7.1f MiB %5.0f B/fd | %7.1f MiB "
+	       "%5.0f "
+	       "B/fd | %-11s |\n",
+	       what, (unsigned long long)m->tracked, m->nprocs, (double)m->user / 1048576.0, user_b,
+	       (double)m->kern / 1048576.0, kern_b, (double)(m->user + m->kern) / 1048576.0,
+	       user_b + kern_b, pass(user_b + kern_b <= TARGET_BYTES_PER_FD));
+}
+
+static void bench_memory(int nfds)
+{
+	static const struct {
+		const char *what;
+		bool sockets;
+	} rows[] = { { "/dev/null (one path)", false }, { "socket pairs", true } };
+	struct mem_row m[2];
+	int r;
+
+	printf("Memory per tracked fd: the tracer on %d fds kept with their paths as `kcmptrace\n"
+	       "trace` keeps them: each its own open of /dev/null (one path for all), or unix\n"
+	       "socket pairs (a path each, which the kernel makes from the inode number).\n"
+	       "userspace: the heap its live state holds (mallinfo2, measured by freeing it);\n"
+	       "kernel: memlock of the BPF maps the tracer created (/proc/self/fdinfo).\n\n",
+	       nfds);
+	printf("| %-22s | %-14s | %-21s | %-21s | %-21s | %-11s |\n", "fds", "tracked (procs)",
 	       "userspace live state", "kernel maps", "total", "<= 200 B/fd");
-	printf("|-----------------------|-----------------------|-----------------------|"
-	       "-----------------------|----------------|\n");
-	printf("| %12llu (%6d) | %7.1f MiB %5.0f B/fd | %7.1f MiB %5.0f B/fd | %7.1f MiB %5.0f "
-	       "B/fd "
-	       "| %-14s |\n",
-	       (unsigned long long)tracked, nprocs, (double)(heap_full - heap_empty) / 1048576.0,
-	       user_b, (double)kern / 1048576.0, kern_b,
-	       (double)(heap_full - heap_empty + kern) / 1048576.0, user_b + kern_b,
-	       pass(user_b + kern_b <= TARGET_BYTES_PER_FD));
-	printf("  userspace alone: %.0f B/fd %s.  The kernel maps do not grow with fds: a fixed\n"
-	       "  %.1f MiB, of which the ring buffer (-B, default %s) is %.1f MiB.\n  Largest:",
-	       user_b, pass(user_b <= TARGET_BYTES_PER_FD), (double)kern / 1048576.0,
-	       KT_DEFAULT_RINGBUF_STR, (double)ring / 1048576.0);
-	for (int i = 0; i < no && i < 5; i++)
-		printf("%s %s %.2f MiB", i ? "," : "", ours[i].name,
-		       (double)ours[i].memlock / 1048576.0);
+	printf("|------------------------|----------------|-----------------------|"
+	       "-----------------------|-----------------------|-------------|\n");
+	for (int i = 0; i < 2; i++) {
+		r = measure_memory(nfds, rows[i].sockets, &m[i]);
+		if (r)
+			printf("| %-22s | failed: %s\n", rows[i].what, strerror(-r));
+		else
+			print_mem_row(rows[i].what, &m[i]);
+	}
+	if (!m[0].tracked)
+		return;
+	printf("  The kernel maps do not grow with fds: a fixed %.1f MiB, of which the ring\n"
+	       "  buffer (-B, default %s) is %.1f MiB.  Largest:",
+	       (double)m[0].kern / 1048576.0, KT_DEFAULT_RINGBUF_STR,
+	       (double)m[0].ring / 1048576.0);
+	for (int i = 0; i < m[0].nours && i < 5; i++)
+		printf("%s %s %.2f MiB", i ? "," : "", m[0].ours[i].name,
+		       (double)m[0].ours[i].memlock / 1048576.0);
 	printf(".\n\n");
 }
 
