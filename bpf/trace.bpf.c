@@ -172,21 +172,21 @@ static __always_inline void submit(void *e)
 /*
  * @t is the current task, a trusted BTF pointer: the fields on the way to
  * the fd array are plain loads, where BPF_CORE_READ() made a probe-read
- * call of each (a third of an fd event's cost in the kernel).  The array
- * holds pointers, which the verifier does not index: one probe read.
+ * call of each.  The array holds pointers, which the verifier does not
+ * index; the slot is read as the first word of a kernel type that starts
+ * with an unsigned long (struct rlimit), a plain load that faults safely,
+ * where a probe-read call cost more than the rest of the lookup.
  */
-static __always_inline struct file *slot_file(struct task_struct *t, int fd)
+static __always_inline __u64 slot_file(struct task_struct *t, int fd)
 {
 	struct files_struct *files = t->files;
 	struct fdtable *fdt = files ? files->fdt : NULL;
-	struct file **arr;
-	struct file *f = NULL;
+	__u64 arr;
 
 	if (!fdt || fd < 0 || (unsigned int)fd >= fdt->max_fds)
-		return NULL;
-	arr = fdt->fd;
-	bpf_probe_read_kernel(&f, sizeof(f), &arr[fd]);
-	return f;
+		return 0;
+	arr = (__u64)(unsigned long)fdt->fd;
+	return core_cast((void *)(arr + (__u64)fd * sizeof(void *)), struct rlimit)->rlim_cur;
 }
 
 /* @src: a slot that may hold the same file (a dup's source), or -1 */
@@ -194,7 +194,7 @@ static __always_inline void emit_slot_src(struct task_struct *t, __u32 tgid, __u
 					  int src)
 {
 	struct kt_ev_fd *e = reserve(sizeof(*e), KT_EV_FD, nr, tgid);
-	struct file *f;
+	__u64 f;
 
 	if (!e)
 		return;
@@ -202,8 +202,7 @@ static __always_inline void emit_slot_src(struct task_struct *t, __u32 tgid, __u
 	f = slot_file(t, fd);
 	e->same_as = f && src >= 0 && src != fd && slot_file(t, src) == f ? src : -1;
 	if (f) {
-		fill_fd_rec(&e->rec, tgid, t->pid, fd, core_cast(f, struct file),
-			    (__u64)(unsigned long)f);
+		fill_fd_rec(&e->rec, tgid, t->pid, fd, core_cast((void *)f, struct file), f);
 		e->empty = 0;
 	} else {
 		__builtin_memset(&e->rec, 0, sizeof(e->rec));
