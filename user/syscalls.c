@@ -3,6 +3,7 @@
  * Syscall numbers come from this build's <sys/syscall.h>, so the table is
  * right for the architecture it was built for.
  */
+#include <stdbool.h>
 #include <stdio.h>
 #include <sys/syscall.h>
 #include "syscalls.h"
@@ -93,13 +94,21 @@ void syscalls_fill_actions(uint8_t *action)
 			action[table[i].nr] = table[i].action;
 }
 
+/* Named once per event of a busy trace: an index, not a walk of the table. */
 const char *syscall_name(unsigned int nr)
 {
+	static const char *by_nr[KT_MAX_SYSCALLS];
+	static bool indexed;
 	static char buf[16];
 
-	for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++)
-		if (table[i].nr == (long)nr)
-			return table[i].name;
+	if (!indexed) {
+		for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++)
+			if (table[i].nr >= 0 && table[i].nr < KT_MAX_SYSCALLS)
+				by_nr[table[i].nr] = table[i].name;
+		indexed = true;
+	}
+	if (nr < KT_MAX_SYSCALLS && by_nr[nr])
+		return by_nr[nr];
 	snprintf(buf, sizeof(buf), "sys_%u", nr);
 	return buf;
 }
