@@ -737,14 +737,19 @@ void tracer_stop(struct kt_tracer *tr)
 	tr->scanner = NULL;
 }
 
-static bool read_fd_link(const struct live_fd *f, char *buf, size_t len)
+/*
+ * The events lag: by now the fd may be closed, or reused for another file.
+ * Take the link only if the file behind it, read after it, is @obj's.
+ */
+static bool read_fd_link(const struct live_fd *f, const struct live_obj *obj, char *buf, size_t len)
 {
 	char proc[64];
+	struct stat st;
 	ssize_t n;
 
 	snprintf(proc, sizeof(proc), "/proc/%u/fd/%d", f->table->key_tid, f->fd);
 	n = readlink(proc, buf, len - 1);
-	if (n <= 0)
+	if (n <= 0 || stat(proc, &st) || (uint32_t)st.st_dev != obj->dev || st.st_ino != obj->ino)
 		return false;
 	buf[n] = '\0';
 	return true;
@@ -758,10 +763,10 @@ const char *tracer_fd_path(struct live_fd *f)
 	if (live_fd_path(f))
 		return live_fd_path(f);
 	/* the fd may be closed by now, but another of the file's fds still open */
-	found = read_fd_link(f, buf, sizeof(buf));
+	found = read_fd_link(f, f->hold.obj, buf, sizeof(buf));
 	for (struct live_hold *h = f->hold.obj->holders; h && !found; h = h->next)
 		found = read_fd_link((struct live_fd *)((char *)h - offsetof(struct live_fd, hold)),
-				     buf, sizeof(buf));
+				     f->hold.obj, buf, sizeof(buf));
 	if (!found)
 		return "?";
 	live_fd_set_path(f, buf);
