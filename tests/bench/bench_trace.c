@@ -1217,7 +1217,7 @@ static void print_mem_row(const char *what, const struct mem_row *m)
 	double user_b = (double)m->user / (double)m->tracked;
 	double kern_b = (double)m->kern / (double)m->tracked;
 
-	printf("| %-22s | %8llu (%3d) | %7.1f MiB %5.0f B/fd | %7.1f MiB %5.0f B/fd | %7.1f MiB "
+	printf("| %-22s | %9llu (%3d) | %7.1f MiB %5.0f B/fd | %7.1f MiB %5.0f B/fd | %7.1f MiB "
 	       "%5.0f "
 	       "B/fd | %-11s |\n",
 	       what, (unsigned long long)m->tracked, m->nprocs, (double)m->user / 1048576.0, user_b,
@@ -1240,9 +1240,9 @@ static void bench_memory(int nfds)
 	       "userspace: the heap its live state holds (mallinfo2, measured by freeing it);\n"
 	       "kernel: memlock of the BPF maps the tracer created (/proc/self/fdinfo).\n\n",
 	       nfds);
-	printf("| %-22s | %-14s | %-21s | %-21s | %-21s | %-11s |\n", "fds", "tracked (procs)",
+	printf("| %-22s | %-15s | %-21s | %-21s | %-21s | %-11s |\n", "fds", "tracked (procs)",
 	       "userspace live state", "kernel maps", "total", "<= 200 B/fd");
-	printf("|------------------------|----------------|-----------------------|"
+	printf("|------------------------|-----------------|-----------------------|"
 	       "-----------------------|-----------------------|-------------|\n");
 	for (int i = 0; i < 2; i++) {
 		r = measure_memory(nfds, rows[i].sockets, &m[i]);
