@@ -516,9 +516,8 @@ int seed_target(struct bpf_iter__task *ctx)
 	if (!t || (t->flags & PF_KTHREAD))
 		return 0;
 	tgid = t->tgid;
-	if (target_mode == KT_TARGET_PIDS && bpf_map_lookup_elem(&tracked, &tgid))
-		mark_tracked(t, tgid);
-	else if (target_mode == KT_TARGET_TREE && in_tree(t))
+	if ((target_mode == KT_TARGET_PIDS && bpf_map_lookup_elem(&tracked, &tgid)) ||
+	    (target_mode == KT_TARGET_TREE && in_tree(t)))
 		mark_tracked(t, tgid);
 	return 0;
 }

@@ -26,11 +26,6 @@ static struct live_task *hold_task(struct live_hold *h, int kind)
 	return container_of(h - kind, struct live_task, hold[0]);
 }
 
-static struct live_fd *hold_fd(struct live_hold *h)
-{
-	return container_of(h, struct live_fd, hold);
-}
-
 static struct kid_key fd_key(const struct live_fd *f, uint64_t gen)
 {
 	return (struct kid_key){ gen, (pid_t)f->table->key_tid, f->fd };
@@ -45,7 +40,7 @@ static struct kid_key task_key(const struct live_task *t, int kind)
 static struct kid_key hold_key(struct live_hold *h, int kind)
 {
 	if (kind == KT_FILE)
-		return fd_key(hold_fd(h), h->obj->e.key.gen);
+		return fd_key(live_hold_fd(h), h->obj->e.key.gen);
 	return task_key(hold_task(h, kind), kind);
 }
 
@@ -335,6 +330,13 @@ static void clear_slot(struct live_state *st, struct live_table *t, int fd)
 	}
 }
 
+/* The daemon's JSON of every fd of the file @obj is stale. */
+static void obj_pieces_stale(const struct live_obj *obj)
+{
+	for (struct live_hold *h = obj->holders; h; h = h->next)
+		live_frag_stale(&live_hold_fd(h)->table->json, live_hold_fd(h)->fd);
+}
+
 /* The file's description as @rec has it; every fd of it shows the change. */
 static void obj_set_info(struct live_obj *obj, const struct kt_fd_rec *rec)
 {
@@ -347,8 +349,7 @@ static void obj_set_info(struct live_obj *obj, const struct kt_fd_rec *rec)
 	obj->flags = rec->flags;
 	obj->mode = (uint16_t)rec->mode;
 	obj->ftype = rec->ftype;
-	for (struct live_hold *h = obj->holders; h; h = h->next)
-		live_frag_stale(&hold_fd(h)->table->json, hold_fd(h)->fd);
+	obj_pieces_stale(obj);
 }
 
 void live_fd_rec(const struct live_fd *f, struct kt_fd_rec *rec)
@@ -510,9 +511,7 @@ int live_fd_set_path(struct live_fd *f, const char *path)
 		obj->path = path_intern(&f->table->st->paths, path);
 	if (!obj->path)
 		return -ENOMEM;
-	/* every fd of the file shows it: their JSON is stale */
-	for (struct live_hold *h = obj->holders; h; h = h->next)
-		live_frag_stale(&hold_fd(h)->table->json, hold_fd(h)->fd);
+	obj_pieces_stale(obj); /* every fd of the file shows it */
 	return 0;
 }
 

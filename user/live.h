@@ -9,6 +9,7 @@
 #define KT_LIVE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include "kcmptrace.h"
 #include "kid_tree.h"
@@ -66,6 +67,12 @@ struct live_fd {
 	struct live_table *table;
 	int fd;
 };
+
+/* The fd a file's holder link belongs to. */
+static inline struct live_fd *live_hold_fd(const struct live_hold *h)
+{
+	return (struct live_fd *)((char *)h - offsetof(struct live_fd, hold));
+}
 
 /*
  * The path of the file an fd names (one per open file), NULL while not

@@ -51,11 +51,6 @@ static int member_cmp(const void *a, const void *b)
 	return (x->fd > y->fd) - (x->fd < y->fd);
 }
 
-static uint32_t obj_id(const struct live_obj *obj)
-{
-	return live_obj_tree_id(obj);
-}
-
 /* Tasks sorted; each table once, read through the first task holding it. */
 static int order_build(struct order *o, const struct live_state *st, uint64_t serial)
 {
@@ -74,11 +69,11 @@ static int order_build(struct order *o, const struct live_state *st, uint64_t se
 	for (size_t i = 0; i < o->ntasks; i++) {
 		struct live_obj *files = o->tasks[i]->hold[KT_FILES].obj;
 
-		if (!obj_id(files) || files->table->json.seen == serial)
+		if (!live_obj_tree_id(files) || files->table->json.seen == serial)
 			continue;
 		files->table->json.seen = serial;
 		o->tables[o->ntables++] = (struct table_ref){ files->table, o->tasks[i]->rec.tid,
-							      obj_id(files) };
+							      live_obj_tree_id(files) };
 	}
 	return 0;
 }
@@ -120,7 +115,7 @@ static int piece_make(struct live_piece *p, struct live_table *tab, const struct
 	jw_open(&w, NULL, true);
 	for (uint32_t i = first; i < end; i++) {
 		struct live_fd *f = tab->slot[i];
-		uint32_t id = f ? obj_id(f->hold.obj) : 0;
+		uint32_t id = f ? live_obj_tree_id(f->hold.obj) : 0;
 		struct kt_fd_rec rec;
 
 		if (!id)
@@ -222,9 +217,9 @@ static void put_task_groups(struct jw *w, const struct order *o, int kind, struc
 	for (size_t i = 0; i < o->ntasks; i++) {
 		const struct live_obj *obj = o->tasks[i]->hold[kind].obj;
 
-		if (obj && obj->nholders >= 2 && obj_id(obj))
-			m[n++] = (struct member){ obj_id(obj), (uint32_t)i, o->tasks[i]->rec.tid,
-						  -1 };
+		if (obj && obj->nholders >= 2 && live_obj_tree_id(obj))
+			m[n++] = (struct member){ live_obj_tree_id(obj), (uint32_t)i,
+						  o->tasks[i]->rec.tid, -1 };
 	}
 	put_groups(w, kind, m, n);
 }
@@ -240,13 +235,13 @@ static int put_file_groups(struct jw *w, const struct order *o)
 		for (uint32_t i = 0; i < tab->nslots; i++) {
 			const struct live_fd *f = tab->slot[i];
 
-			if (!f || f->hold.obj->nholders < 2 || !obj_id(f->hold.obj))
+			if (!f || f->hold.obj->nholders < 2 || !live_obj_tree_id(f->hold.obj))
 				continue;
 			if (kt_grow((void **)&m, &cap, n + 1, sizeof(*m))) {
 				free(m);
 				return -ENOMEM;
 			}
-			m[n++] = (struct member){ obj_id(f->hold.obj), (uint32_t)t,
+			m[n++] = (struct member){ live_obj_tree_id(f->hold.obj), (uint32_t)t,
 						  o->tables[t].tid, (int32_t)i };
 		}
 	}
@@ -300,7 +295,7 @@ static char *head_piece(const struct live_json_doc *doc, const struct order *o, 
 	jw_open(&w, "tasks", true);
 	for (size_t i = 0; i < o->ntasks; i++) {
 		for (int k = KT_VM; k < KT_NR_KINDS; k++)
-			ids[k] = obj_id(o->tasks[i]->hold[k].obj);
+			ids[k] = live_obj_tree_id(o->tasks[i]->hold[k].obj);
 		json_put_task(&w, &o->tasks[i]->rec, ids);
 	}
 	jw_close(&w, true);

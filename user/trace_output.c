@@ -11,7 +11,6 @@
 #include "util.h"
 
 #define MAX_HOLDERS_SHOWN 6
-#define container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
 
 static const char *comm_of(struct kt_tracer *tr, uint32_t tid)
 {
@@ -27,14 +26,9 @@ static uint32_t tgid_of(struct kt_tracer *tr, uint32_t tid)
 	return t ? t->rec.tgid : tid;
 }
 
-static struct live_fd *hold_fd(struct live_hold *h)
-{
-	return container_of(h, struct live_fd, hold);
-}
-
 static struct live_fd *any_fd(struct live_obj *obj)
 {
-	return obj && obj->holders ? hold_fd(obj->holders) : NULL;
+	return obj && obj->holders ? live_hold_fd(obj->holders) : NULL;
 }
 
 /* ---- lines ---- */
@@ -44,7 +38,7 @@ static void line_holders(struct line_buf *b, struct kt_tracer *tr, struct live_o
 	int n = 0;
 
 	for (struct live_hold *h = obj->holders; h; h = h->next, n++) {
-		struct live_fd *fd = hold_fd(h);
+		struct live_fd *fd = live_hold_fd(h);
 
 		if (n == MAX_HOLDERS_SHOWN) {
 			lb_lit(b, " +");
@@ -207,7 +201,7 @@ static void gen_file(yajl_gen g, struct kt_tracer *tr, const char *key, struct l
 	gen_str(g, "holders");
 	yajl_gen_array_open(g);
 	for (struct live_hold *h = obj->holders; h; h = h->next) {
-		struct live_fd *hf = hold_fd(h);
+		struct live_fd *hf = live_hold_fd(h);
 
 		yajl_gen_map_open(g);
 		gen_kv_int(g, "tgid", tgid_of(tr, hf->table->key_tid));

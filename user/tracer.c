@@ -19,7 +19,7 @@
 
 static void report(struct kt_tracer *tr, struct kt_change *ch)
 {
-	/* a change found by a rescan or a loss is as new as the newest event */
+	/* as new as the newest event: the one being applied, or before a rescan's */
 	if (!ch->ts_ns)
 		ch->ts_ns = tr->last_event_ns;
 	if (tr->report)
@@ -46,9 +46,7 @@ static uint32_t changed_kinds(const struct live_task *t, const uint32_t before[K
 
 static void on_task(struct kt_tracer *tr, const struct kt_ev_task *e)
 {
-	struct kt_change ch = { .ts_ns = tr->last_event_ns,
-				.tgid = e->rec.tgid,
-				.tid = e->rec.tid };
+	struct kt_change ch = { .tgid = e->rec.tgid, .tid = e->rec.tid };
 	uint32_t before[KT_NR_KINDS] = { 0 };
 	struct live_task *t;
 	bool new_table;
@@ -92,11 +90,9 @@ static void on_task(struct kt_tracer *tr, const struct kt_ev_task *e)
 
 static void on_exit_ev(struct kt_tracer *tr, const struct kt_ev_exit *e)
 {
-	struct kt_change ch = { .type = KT_CH_EXIT,
-				.cause = "exit",
-				.ts_ns = tr->last_event_ns,
-				.tgid = e->tgid,
-				.tid = e->tid };
+	struct kt_change ch = {
+		.type = KT_CH_EXIT, .cause = "exit", .tgid = e->tgid, .tid = e->tid
+	};
 
 	if (!live_task_get(&tr->st, e->tid))
 		return;
@@ -110,7 +106,6 @@ static void on_fd(struct kt_tracer *tr, const struct kt_ev_fd *e)
 {
 	struct kt_change ch = { .type = KT_CH_FD,
 				.cause = syscall_name(e->hdr.cause),
-				.ts_ns = tr->last_event_ns,
 				.tgid = e->rec.tgid,
 				.tid = e->rec.tid,
 				.fd = e->rec.fd };
@@ -739,10 +734,11 @@ void tracer_stop(struct kt_tracer *tr)
 
 /*
  * The events lag: by now the fd may be closed, or reused for another file.
- * Take the link only if the file behind it, read after it, is @obj's.
+ * Take the link only if the file behind it, read after it, is @f's.
  */
-static bool read_fd_link(const struct live_fd *f, const struct live_obj *obj, char *buf, size_t len)
+static bool read_fd_link(const struct live_fd *f, char *buf, size_t len)
 {
+	const struct live_obj *obj = f->hold.obj;
 	char proc[64];
 	struct stat st;
 	ssize_t n;
@@ -762,11 +758,10 @@ const char *tracer_fd_path(struct live_fd *f)
 
 	if (live_fd_path(f))
 		return live_fd_path(f);
-	/* the fd may be closed by now, but another of the file's fds still open */
-	found = read_fd_link(f, f->hold.obj, buf, sizeof(buf));
+	/* through any of the file's fds (@f among them): @f may be closed by now */
+	found = false;
 	for (struct live_hold *h = f->hold.obj->holders; h && !found; h = h->next)
-		found = read_fd_link((struct live_fd *)((char *)h - offsetof(struct live_fd, hold)),
-				     f->hold.obj, buf, sizeof(buf));
+		found = read_fd_link(live_hold_fd(h), buf, sizeof(buf));
 	if (!found)
 		return "?";
 	live_fd_set_path(f, buf);
