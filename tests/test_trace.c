@@ -512,22 +512,26 @@ static void test_old_thread_tracked(void)
 
 int main(int argc, char **argv)
 {
+	/* by name, for ./tests/run.sh build FILTER */
+	static const struct {
+		const char *name;
+		void (*run)(void);
+	} tests[] = {
+		{ "storm", test_loss },
+		{ "outside", test_outside_untracked },
+		{ "vanish", test_target_vanishes },
+		{ "pieces", test_json_pieces },
+		{ "dups", test_dups_without_kcmp },
+		{ "old_thread", test_old_thread_tracked },
+	};
+
 	sentinel = truth_sentinel();
 	for (int i = 0; i < wl_nr_scenarios; i++)
 		if (argc < 2 || strstr(wl_scenarios[i].name, argv[1]))
 			run_scenario(&wl_scenarios[i]);
-	if (argc < 2 || strstr("storm", argv[1]))
-		test_loss();
-	if (argc < 2 || strstr("outside", argv[1]))
-		test_outside_untracked();
-	if (argc < 2 || strstr("vanish", argv[1]))
-		test_target_vanishes();
-	if (argc < 2 || strstr("pieces", argv[1]))
-		test_json_pieces();
-	if (argc < 2 || strstr("dups", argv[1]))
-		test_dups_without_kcmp();
-	if (argc < 2 || strstr("old_thread", argv[1]))
-		test_old_thread_tracked();
+	for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++)
+		if (argc < 2 || strstr(tests[i].name, argv[1]))
+			tests[i].run();
 	kill(sentinel, SIGKILL);
 	waitpid(sentinel, NULL, 0);
 	return check_exit();
