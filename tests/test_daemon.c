@@ -900,6 +900,94 @@ out:
 	munmap(cc, sizeof(*cc));
 }
 
+/* ---- a table's sharers exit while the daemon reads them ---- */
+
+#define SHARER_FDS 300
+
+static int exit_at_once(void *arg)
+{
+	_exit(0);
+}
+
+/* Holds SHARER_FDS fds; clones sharers of its table that exit at once, until told. */
+static int sc_sharer_exits(void)
+{
+	pid_t p = fork();
+
+	if (p)
+		return p < 0;
+	for (int i = 0; i < SHARER_FDS; i++)
+		if (open("/dev/null", O_RDONLY) < 0)
+			_exit(1);
+	atomic_fetch_add(&cc->running, 1);
+	while (!atomic_load(&cc->stop)) {
+		static char stack[16384] __attribute__((aligned(16)));
+		pid_t c = clone(exit_at_once, stack + sizeof(stack), CLONE_FILES | SIGCHLD, NULL);
+
+		if (c > 0)
+			waitpid(c, NULL, 0);
+		atomic_fetch_add(&cc->loops, 1);
+	}
+	atomic_fetch_add(&cc->quiet, 1);
+	wl_park();
+}
+
+/*
+ * A sharer that exits while the daemon rescans it (to check a snapshot
+ * request's answer) has no fds left to show: that must not empty the
+ * table the process that stays still holds whole.
+ */
+static void test_sharer_exits(void)
+{
+	const char *g = "sharer_exits";
+	struct answers a = { 0 };
+	struct kt_target t;
+	char root[16];
+	uint64_t until;
+	int asked = 0;
+	struct kd d;
+	struct wl w;
+
+	cc = mmap(NULL, sizeof(*cc), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (!CHECK(cc != MAP_FAILED, tname(g, "shared_memory"), "%s", strerror(errno)))
+		return;
+	memset(cc, 0, sizeof(*cc));
+	if (!CHECK(!wl_start(&w, g, sc_sharer_exits), tname(g, "workload"), "could not start"))
+		goto out;
+	for (int i = 0; i < 500 && !atomic_load(&cc->running); i++)
+		sleep_ms(10);
+	snprintf(root, sizeof(root), "%d", w.root);
+	if (!CHECK_CAPABLE(!kd_start(&d, g, NULL, (const char *[]){ "--tree", root, NULL }),
+			   tname(g, "daemon_started"), kd_tail(&d)))
+		goto stop_wl;
+	/* every answer checks the state against a task scan, rescanning what differs */
+	until = now_ms() + 1500;
+	while (now_ms() < until) {
+		char *raw;
+		size_t len;
+
+		if (!ask(d.sock, "snapshot", &raw, &len))
+			asked++;
+		free(raw);
+	}
+	atomic_store(&cc->stop, 1);
+	for (int i = 0; i < 500 && !atomic_load(&cc->quiet); i++)
+		sleep_ms(10);
+	printf("# %s: %d answers while %ld sharers came and went; daemon: %lld rescans\n", g, asked,
+	       atomic_load(&cc->loops), kd_stat(&d, "rescans"));
+	CHECK(asked > 0 && atomic_load(&cc->quiet), tname(g, "churned"), "%d answers", asked);
+	CHECK(kd_quiet(&d, 100, 5000), tname(g, "quiet"), "events keep coming");
+	tree_target(&t, w.root);
+	ask_many(d.sock, "snapshot", NCLIENTS, 1, &a);
+	check_answers(&a, &t, "sharer_exits/quiescent", false);
+	answers_free(&a);
+	CHECK(kd_stop(&d, SIGTERM) == 0, tname(g, "sigterm_exit_0"), "%s", kd_tail(&d));
+stop_wl:
+	wl_stop(&w);
+out:
+	munmap(cc, sizeof(*cc));
+}
+
 /* ---- clients that go away ---- */
 
 static int connect_to(const char *path)
@@ -1556,6 +1644,10 @@ int main(int argc, char **argv)
 	if (wanted("churn")) {
 		test_churn();
 		took("churn");
+	}
+	if (wanted("sharer_exits")) {
+		test_sharer_exits();
+		took("sharer_exits");
 	}
 	if (wanted("disconnect")) {
 		test_disconnects();

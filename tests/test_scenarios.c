@@ -5,9 +5,12 @@
  * against what each workload meant to build.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <sys/wait.h>
 #include "backend.h"
 #include "check.h"
@@ -304,12 +307,129 @@ static void run_scenario(const struct wl_scenario *sc)
 	wl_stop(&w);
 }
 
+/* ---- a table's sharer exits while it is read ---- */
+
+#define RACE_FDS 300
+#define RACE_MS 1500
+
+static int exit_at_once(void *arg)
+{
+	_exit(0);
+}
+
+/* Holds RACE_FDS fds and clones sharers of its table that exit at once, forever. */
+static void clone_exit_loop(int ready)
+{
+	static char stack[16384] __attribute__((aligned(16)));
+	int null = open("/dev/null", O_RDONLY);
+
+	for (int i = 0; i < RACE_FDS && null >= 0; i++)
+		if (dup(null) < 0)
+			_exit(1);
+	if (null < 0 || write(ready, "r", 1) != 1)
+		_exit(1);
+	close(ready);
+	for (;;) {
+		pid_t c = clone(exit_at_once, stack + sizeof(stack),
+				CLONE_VM | CLONE_FILES | SIGCHLD, NULL);
+
+		if (c > 0)
+			waitpid(c, NULL, 0);
+	}
+}
+
+/* Tasks that hold @gen's table and read it with another count than @want. */
+static int partial_tables(const struct kt_snapshot *s, uint64_t gen, uint32_t want, int *sharers)
+{
+	int bad = 0;
+
+	for (size_t i = 0; i < s->ntasks; i++) {
+		const struct kt_task *t = &s->tasks[i];
+
+		if ((t->rec.absent & (1u << KT_FILES)) || t->rec.gen[KT_FILES] != gen ||
+		    t->rec.tid != t->rec.tgid)
+			continue;
+		(*sharers)++;
+		bad += t->nfds != want;
+	}
+	return bad;
+}
+
+/*
+ * Back-to-back scans of a process whose CLONE_FILES children exit at
+ * once: a child that was alive for the task pass and exiting for the fd
+ * pass must not show up holding the table with part of its fds, or none.
+ */
+static void test_exit_during_scan(void)
+{
+	const char *g = "exit_during_scan";
+	struct kt_target t = { .mode = KT_TARGET_TREE };
+	struct kt_backend_opts o = { .genid = KT_GENID_ADDR, .want_paths = false };
+	struct kt_scanner *sc = NULL;
+	int p[2], scans = 0, caught = 0, bad = 0, r = 0;
+	uint64_t key[2], until;
+	char why[256] = "", c;
+	pid_t pid;
+
+	if (!CHECK(!pipe(p), tname(g, "bpf", "pipe"), "%s", strerror(errno)))
+		return;
+	pid = fork();
+	if (!pid) {
+		close(p[0]);
+		clone_exit_loop(p[1]);
+	}
+	close(p[1]);
+	if (!CHECK(pid > 0 && read(p[0], &c, 1) == 1, tname(g, "bpf", "workload"), "not ready"))
+		goto out;
+	t.tgid = (uint32_t)pid;
+	r = genid_random_key(key);
+	if (!r)
+		r = scanner_open(&sc, &t, &o, key, why, sizeof(why));
+	if (!CHECK_CAPABLE(!r, tname(g, "bpf", "scanner_open"), why))
+		goto out;
+	until = kt_now_ns() + RACE_MS * 1000000ull;
+	while (!r && kt_now_ns() < until) {
+		struct kt_snapshot s;
+		long root;
+		int sharers = 0;
+
+		snapshot_init(&s, "bpf", KT_GENID_ADDR);
+		r = scanner_scan(sc, &s, 0, 0, true);
+		if (!r)
+			r = snapshot_index(&s);
+		root = r ? -1 : snapshot_find_tid(&s, (uint32_t)pid);
+		if (root >= 0) {
+			const struct kt_task *rt = &s.tasks[root];
+
+			bad += partial_tables(&s, rt->rec.gen[KT_FILES], rt->nfds, &sharers);
+			caught += sharers > 1;
+		}
+		scans++;
+		snapshot_free(&s);
+	}
+	printf("# %s: %d scans, %d with a sharer alive\n", g, scans, caught);
+	CHECK(!r, tname(g, "bpf", "scans"), "%s", strerror(-r));
+	/* the race needs a sharer inside the scan at all */
+	CHECK(caught > 0, tname(g, "bpf", "sharers_seen"), "none in %d scans", scans);
+	CHECK(bad == 0, tname(g, "bpf", "no_partial_table"),
+	      "%d tasks held the table with a part of its fds, in %d scans", bad, scans);
+out:
+	scanner_close(sc);
+	if (pid > 0) {
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+	}
+	close(p[0]);
+}
+
 int main(int argc, char **argv)
 {
 	sentinel = truth_sentinel();
 	for (int i = 0; i < wl_nr_scenarios; i++)
 		if (argc < 2 || strstr(wl_scenarios[i].name, argv[1]))
 			run_scenario(&wl_scenarios[i]);
+	if (argc < 2 || strstr("exit_during_scan", argv[1]))
+		test_exit_during_scan();
 	kill(sentinel, SIGKILL);
 	waitpid(sentinel, NULL, 0);
 	return check_exit();

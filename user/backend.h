@@ -31,7 +31,11 @@ int procfs_snapshot(struct kt_snapshot *s, const struct kt_target *t,
 struct kt_scanner;
 int scanner_open(struct kt_scanner **sc, const struct kt_target *t, const struct kt_backend_opts *o,
 		 const uint64_t key[2], char *why, size_t why_len);
-/* Append records of the target, or of one process (@pid) or thread (@tid). */
+/*
+ * Append records of the target, or of one process (@pid) or thread (@tid).
+ * With @fds, every task's table was held by it from before its fds were
+ * read to after: tasks that exited meanwhile are left out.
+ */
 int scanner_scan(struct kt_scanner *sc, struct kt_snapshot *s, uint32_t pid, uint32_t tid,
 		 bool fds);
 /* A pid-list target's set grows with forks: add a process to the scanner's. */

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: LGPL-2.1
 /*
  * Cold snapshot through BPF iterators (bpf/snapshot.bpf.c): one pass of
- * iter/task for task records, one of iter/task_file for fd records.  All
+ * iter/task for task records, one of iter/task_file for fd records, and
+ * iter/task again to confirm every table read (see confirm_tables()).  All
  * filtering and gen_id hashing happens in the kernel; this side only reads
  * the record stream.
  */
@@ -209,13 +210,12 @@ static int run_scan(int prog_fd, uint32_t pid, uint32_t tid, struct kt_snapshot 
 	return r;
 }
 
-int scanner_scan(struct kt_scanner *sc, struct kt_snapshot *s, uint32_t pid, uint32_t tid, bool fds)
+static int scan_once(struct kt_scanner *sc, struct kt_snapshot *s, uint32_t pid, uint32_t tid,
+		     bool fds)
 {
 	uint64_t t0 = kt_now_ns();
 	int r;
 
-	/* a narrowed rescan may name a task that joined the target after load */
-	sc->skel->bss->unfiltered = pid || tid;
 	r = run_scan(sc->skel->progs.snapshot_tasks.prog_fd, pid, tid, s, task_record);
 	s->phase_ns[KT_PHASE_TASKS] += kt_now_ns() - t0;
 	if (!r && fds) {
@@ -224,6 +224,89 @@ int scanner_scan(struct kt_scanner *sc, struct kt_snapshot *s, uint32_t pid, uin
 		s->phase_ns[KT_PHASE_FDS] += kt_now_ns() - t0;
 	}
 	return r;
+}
+
+static bool same_table(const struct kt_task_rec *a, const struct kt_task_rec *b)
+{
+	uint32_t bit = 1u << KT_FILES;
+
+	return (a->absent & bit) == (b->absent & bit) &&
+	       ((a->absent & bit) || a->gen[KT_FILES] == b->gen[KT_FILES]);
+}
+
+/* Take task @i and its fds out of @s (not yet indexed: fds know their task by tid). */
+static void drop_task(struct kt_snapshot *s, size_t i, size_t first_fd)
+{
+	uint32_t tid = s->tasks[i].rec.tid;
+	size_t n = first_fd;
+
+	for (size_t k = first_fd; k < s->nfds; k++)
+		if (s->fds[k].rec.tid != tid)
+			s->fds[n++] = s->fds[k];
+	s->nfds = n;
+	s->tasks[i] = s->tasks[--s->ntasks];
+	s->dropped_tasks++;
+}
+
+/*
+ * The fd pass runs after the task pass, and exit_files() empties a task's
+ * table under the iterator: a task that began exiting in between shows
+ * part of its table, or none, under the gen_id of a table others still
+ * hold whole.  A table read counts only if its task still holds it after
+ * the fd pass, as a third pass (tasks again) tells.  Exiting tasks leave
+ * the scan, as the task pass would have left them out a moment later.
+ * Returns how many live tasks changed tables meanwhile (exec, unshare),
+ * or a negative errno; with @final, those leave the scan too.
+ */
+static int confirm_tables(struct kt_scanner *sc, struct kt_snapshot *s, size_t first_task,
+			  size_t first_fd, uint32_t pid, uint32_t tid, bool final)
+{
+	struct kt_snapshot now;
+	int r, changed = 0;
+
+	snapshot_init(&now, "bpf", s->genid);
+	r = run_scan(sc->skel->progs.snapshot_tasks.prog_fd, pid, tid, &now, task_record);
+	if (!r)
+		r = snapshot_index(&now);
+	for (size_t i = first_task; !r && i < s->ntasks;) {
+		long c = snapshot_find_tid(&now, s->tasks[i].rec.tid);
+
+		if (c >= 0 && same_table(&s->tasks[i].rec, &now.tasks[c].rec)) {
+			i++;
+			continue;
+		}
+		if (c >= 0 && !final) {
+			changed++;
+			i++;
+			continue;
+		}
+		drop_task(s, i, first_fd); /* task @i is now another: look again */
+	}
+	snapshot_free(&now);
+	return r ? r : changed;
+}
+
+#define SCAN_TRIES 4
+
+int scanner_scan(struct kt_scanner *sc, struct kt_snapshot *s, uint32_t pid, uint32_t tid, bool fds)
+{
+	size_t ntasks = s->ntasks, nfds = s->nfds, strings_len = s->strings_len;
+	int r;
+
+	/* a narrowed rescan may name a task that joined the target after load */
+	sc->skel->bss->unfiltered = pid || tid;
+	for (int try = 1;; try++) {
+		r = scan_once(sc, s, pid, tid, fds);
+		if (r || !fds)
+			return r;
+		r = confirm_tables(sc, s, ntasks, nfds, pid, tid, try == SCAN_TRIES);
+		if (r <= 0)
+			return r;
+		/* a table changed hands under the fd pass: read it all again */
+		s->ntasks = ntasks;
+		s->nfds = nfds;
+		s->strings_len = strings_len;
+	}
 }
 
 int bpf_snapshot(struct kt_snapshot *s, const struct kt_target *t, const struct kt_backend_opts *o,
