@@ -23,6 +23,9 @@ const volatile bool skip_kthreads = true;
  */
 bool unfiltered = false;
 
+/* Set by the live tracer's checks: count each task's open fds (kt_task_rec.open_fds). */
+bool count_fds = false;
+
 static __always_inline bool wanted(struct task_struct *t)
 {
 	__u32 flags = BPF_CORE_READ(t, flags);
@@ -68,6 +71,38 @@ static __always_inline bool wanted_cached(struct task_struct *t, bool first)
 	return c->wanted;
 }
 
+struct count_ctx {
+	__u64 words; /* the open_fds bitmap's address */
+	__u32 n;
+};
+
+static long count_word(__u64 i, struct count_ctx *c)
+{
+	/* a plain fault-safe load, as slot_file() in trace.bpf.c reads a slot */
+	__u64 w = core_cast((void *)(c->words + i * sizeof(__u64)), struct rlimit)->rlim_cur;
+
+	c->n += __builtin_popcountll(w);
+	return 0;
+}
+
+/*
+ * The kernel keeps no count of a table's fds, only the bitmap of slots in
+ * use; a slot reserved but not yet filled counts too, which only a task
+ * inside an fd syscall has.
+ */
+static __always_inline __u32 open_fds(struct task_struct *t)
+{
+	struct files_struct *files = t->files;
+	struct fdtable *fdt = files ? files->fdt : NULL;
+	struct count_ctx c = { 0, 0 };
+
+	if (!fdt)
+		return 0;
+	c.words = (__u64)(unsigned long)fdt->open_fds;
+	bpf_loop(fdt->max_fds / 64, count_word, &c, 0);
+	return c.n;
+}
+
 SEC("iter/task")
 int snapshot_tasks(struct bpf_iter__task *ctx)
 {
@@ -77,6 +112,8 @@ int snapshot_tasks(struct bpf_iter__task *ctx)
 	if (!t || !wanted(t))
 		return 0;
 	fill_task_rec(&r, t);
+	if (count_fds)
+		r.open_fds = open_fds(t);
 	bpf_seq_write(ctx->meta->seq, &r, sizeof(r));
 	return 0;
 }

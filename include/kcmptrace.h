@@ -111,6 +111,12 @@ struct kt_task_rec {
 	unsigned int flags;		     /* KT_TASK_* */
 	unsigned int ns[KT_NR_NS];	     /* namespace inode numbers, 0 if unknown */
 	char comm[KT_COMM_LEN];
+	/*
+	 * Slots in use in its fd table, counted from the kernel's bitmap when
+	 * the reader asked (the live tracer's checks); else 0.
+	 */
+	unsigned int open_fds;
+	unsigned int pad;
 };
 
 /*

@@ -38,6 +38,8 @@ int scanner_open(struct kt_scanner **sc, const struct kt_target *t, const struct
  */
 int scanner_scan(struct kt_scanner *sc, struct kt_snapshot *s, uint32_t pid, uint32_t tid,
 		 bool fds);
+/* Task records count their table's open fds (kt_task_rec.open_fds) from now on, or not. */
+void scanner_count_fds(struct kt_scanner *sc, bool on);
 /* A pid-list target's set grows with forks: add a process to the scanner's. */
 int scanner_add_pid(struct kt_scanner *sc, uint32_t tgid);
 void scanner_close(struct kt_scanner *sc);

@@ -173,6 +173,11 @@ int scanner_add_pid(struct kt_scanner *sc, uint32_t tgid)
 											    : 0;
 }
 
+void scanner_count_fds(struct kt_scanner *sc, bool on)
+{
+	sc->skel->bss->count_fds = on;
+}
+
 void scanner_close(struct kt_scanner *sc)
 {
 	if (!sc)

@@ -610,15 +610,21 @@ static int sync_scanner_targets(struct kt_tracer *tr)
 	return 0;
 }
 
+/*
+ * The same objects, and as many fds in its table as the kernel's bitmap
+ * has: an fd lost or left over in the state shows as a count that differs.
+ */
 static bool same_task(const struct live_task *t, const struct kt_task_rec *r)
 {
+	const struct live_obj *files = t->hold[KT_FILES].obj;
+
 	for (int k = KT_VM; k < KT_NR_KINDS; k++) {
 		bool absent = r->absent & (1u << k);
 
 		if (absent != !t->hold[k].obj || (!absent && t->rec.gen[k] != r->gen[k]))
 			return false;
 	}
-	return true;
+	return !files || files->table->nfds == r->open_fds;
 }
 
 /* Every task of the target against a task scan taken now. */
@@ -632,8 +638,10 @@ static int verify_tasks(struct kt_tracer *tr, struct kt_verification *v)
 
 	snapshot_init(&scan, "bpf", KT_GENID_ADDR);
 	r = sync_scanner_targets(tr);
+	scanner_count_fds(tr->scanner, true);
 	if (!r)
 		r = scanner_scan(tr->scanner, &scan, 0, 0, false);
+	scanner_count_fds(tr->scanner, false);
 	if (!r)
 		r = snapshot_index(&scan);
 	for (size_t i = 0; !r && i < scan.ntasks; i++) {
