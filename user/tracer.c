@@ -698,7 +698,7 @@ int tracer_verify(struct kt_tracer *tr, struct kt_verification *v)
 	uint64_t now;
 	int r = tracer_settle(tr);
 
-	v->method = "settled events, task scan, kcmp sample";
+	v->method = "settled events, task scan with fd counts, kcmp sample";
 	if (!r)
 		r = verify_tasks(tr, v);
 	if (!r)
