@@ -100,12 +100,12 @@ static int fd_cmp(const void *a, const void *b)
 	return x->rec.fd < y->rec.fd ? -1 : x->rec.fd > y->rec.fd;
 }
 
-static const struct kt_task *sort_tasks; /* for by_tid_cmp during qsort */
-
-static int by_tid_cmp(const void *a, const void *b)
+/* qsort_r: snapshots are indexed on several threads at once (clients, tests) */
+static int by_tid_cmp(const void *a, const void *b, void *tasks)
 {
-	uint32_t x = sort_tasks[*(const uint32_t *)a].rec.tid;
-	uint32_t y = sort_tasks[*(const uint32_t *)b].rec.tid;
+	const struct kt_task *t = tasks;
+	uint32_t x = t[*(const uint32_t *)a].rec.tid;
+	uint32_t y = t[*(const uint32_t *)b].rec.tid;
 
 	return x < y ? -1 : x > y;
 }
@@ -141,10 +141,8 @@ int snapshot_index(struct kt_snapshot *s)
 		qsort(s->fds, s->nfds, sizeof(*s->fds), fd_cmp);
 	for (size_t i = 0; i < s->ntasks; i++)
 		idx[i] = (uint32_t)i;
-	sort_tasks = s->tasks;
 	if (s->ntasks)
-		qsort(idx, s->ntasks, sizeof(*idx), by_tid_cmp);
-	sort_tasks = NULL;
+		qsort_r(idx, s->ntasks, sizeof(*idx), by_tid_cmp, s->tasks);
 	/* attach each run of fds to the task whose table was read */
 	for (size_t i = 0; i < s->nfds;) {
 		uint32_t tid = s->fds[i].rec.tid;
