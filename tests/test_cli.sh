@@ -175,6 +175,9 @@ check "trace_lines/dup_shares" grep -Eq "${ts}dup2 +$target python3 +fd 40: /dev
 check "trace_lines/close_leaves" grep -Eq "${ts}close +$target python3 +fd 40: /dev/null \[chr\] still held by $target fd $src\$" "$tmp/trace.out"
 check "trace_lines/fork_copies" grep -Eq "${ts}fork +$child python3 +from $target: copies, shares no task object\$" "$tmp/trace.out"
 check "trace_lines/summary" grep -Eq "^summary: [0-9]+ tasks, [0-9]+ fds, [0-9]+ events, 0 lost events" "$tmp/trace.out"
+# what the tracer said, for whoever reads a failure
+[ "$(grep -Ec "^ *\+[0-9.]+ (dup2|close|fork) +($target|$child) " "$tmp/trace.out")" -ge 3 ] ||
+	sed 's/^/# trace: /' "$tmp/trace.out" "$tmp/trace.err"
 
 run trace --buffer-size 3000
 check "trace/bad_buffer_size_exit_2" status_is 2
