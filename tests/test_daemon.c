@@ -643,6 +643,13 @@ struct churn_ctl {
 
 static struct churn_ctl *cc;
 
+/* Zeroed, and shared with the workload's processes forked from here on. */
+static bool churn_ctl_map(const char *g)
+{
+	cc = mmap(NULL, sizeof(*cc), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	return CHECK(cc != MAP_FAILED, tname(g, "shared_memory"), "%s", strerror(errno));
+}
+
 static void *short_thread(void *arg)
 {
 	int fd = eventfd(0, 0);
@@ -808,10 +815,8 @@ static void test_churn(void)
 	struct kd d;
 	struct wl w;
 
-	cc = mmap(NULL, sizeof(*cc), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (!CHECK(cc != MAP_FAILED, tname(g, "shared_memory"), "%s", strerror(errno)))
+	if (!churn_ctl_map(g))
 		return;
-	memset(cc, 0, sizeof(*cc));
 	if (!CHECK(!wl_start(&w, "live_churn", sc_live_churn), tname(g, "workload"),
 		   "could not start"))
 		goto out;
@@ -904,11 +909,6 @@ out:
 
 #define SHARER_FDS 300
 
-static int exit_at_once(void *arg)
-{
-	_exit(0);
-}
-
 /* Holds SHARER_FDS fds; clones sharers of its table that exit at once, until told. */
 static int sc_sharer_exits(void)
 {
@@ -921,11 +921,7 @@ static int sc_sharer_exits(void)
 			_exit(1);
 	atomic_fetch_add(&cc->running, 1);
 	while (!atomic_load(&cc->stop)) {
-		static char stack[16384] __attribute__((aligned(16)));
-		pid_t c = clone(exit_at_once, stack + sizeof(stack), CLONE_FILES | SIGCHLD, NULL);
-
-		if (c > 0)
-			waitpid(c, NULL, 0);
+		wl_clone_exit(CLONE_FILES);
 		atomic_fetch_add(&cc->loops, 1);
 	}
 	atomic_fetch_add(&cc->quiet, 1);
@@ -951,10 +947,8 @@ static void test_sharer_exits(void)
 	struct kd d;
 	struct wl w;
 
-	cc = mmap(NULL, sizeof(*cc), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (!CHECK(cc != MAP_FAILED, tname(g, "shared_memory"), "%s", strerror(errno)))
+	if (!churn_ctl_map(g))
 		return;
-	memset(cc, 0, sizeof(*cc));
 	if (!CHECK(!wl_start(&w, g, sc_sharer_exits), tname(g, "workload"), "could not start"))
 		goto out;
 	for (int i = 0; i < 500 && !atomic_load(&cc->running); i++)

@@ -312,15 +312,9 @@ static void run_scenario(const struct wl_scenario *sc)
 #define RACE_FDS 300
 #define RACE_MS 1500
 
-static int exit_at_once(void *arg)
-{
-	_exit(0);
-}
-
 /* Holds RACE_FDS fds and clones sharers of its table that exit at once, forever. */
 static void clone_exit_loop(int ready)
 {
-	static char stack[16384] __attribute__((aligned(16)));
 	int null = open("/dev/null", O_RDONLY);
 
 	for (int i = 0; i < RACE_FDS && null >= 0; i++)
@@ -329,13 +323,8 @@ static void clone_exit_loop(int ready)
 	if (null < 0 || write(ready, "r", 1) != 1)
 		_exit(1);
 	close(ready);
-	for (;;) {
-		pid_t c = clone(exit_at_once, stack + sizeof(stack),
-				CLONE_VM | CLONE_FILES | SIGCHLD, NULL);
-
-		if (c > 0)
-			waitpid(c, NULL, 0);
-	}
+	for (;;)
+		wl_clone_exit(CLONE_VM | CLONE_FILES);
 }
 
 /* Tasks that hold @gen's table and read it with another count than @want. */

@@ -414,6 +414,22 @@ static void dups_child(int cmd, int ready)
 	pause();
 }
 
+/* dups_child under a tracer, not yet told to dup; its pid, or -1 with nothing left running. */
+static pid_t traced_dups_child(struct kt_tracer *tr, int *cmd, int *ready, const char *g)
+{
+	char name[64];
+	pid_t pid = start_child(cmd, ready, dups_child);
+
+	snprintf(name, sizeof(name), "%s/child", g);
+	if (!CHECK(pid > 0, name, "no child"))
+		return -1;
+	if (start_tracer(tr, pid, 16 << 20)) {
+		stop_child(pid, *cmd, *ready);
+		return -1;
+	}
+	return pid;
+}
+
 /*
  * dup, dup2, dup3 and F_DUPFD: the kernel saw the new fd hold its source's
  * file, so the fds join their source's object without a kcmp, and the
@@ -423,14 +439,11 @@ static void test_dups_without_kcmp(void)
 {
 	struct kt_tracer tr;
 	int cmd, ready;
-	pid_t pid = start_child(&cmd, &ready, dups_child);
+	pid_t pid = traced_dups_child(&tr, &cmd, &ready, "dups");
 	char c;
 
-	if (!CHECK(pid > 0, "dups/child", "no child") || start_tracer(&tr, pid, 16 << 20)) {
-		if (pid > 0)
-			stop_child(pid, cmd, ready);
+	if (pid < 0)
 		return;
-	}
 	uint64_t before = live_stats(&tr.st).kcmp_calls;
 	struct live_fd *src;
 
@@ -559,14 +572,11 @@ static void test_verify_repairs(void)
 {
 	struct kt_tracer tr;
 	int cmd, ready;
-	pid_t pid = start_child(&cmd, &ready, dups_child);
+	pid_t pid = traced_dups_child(&tr, &cmd, &ready, "verify");
 	char c;
 
-	if (!CHECK(pid > 0, "verify/child", "no child") || start_tracer(&tr, pid, 16 << 20)) {
-		if (pid > 0)
-			stop_child(pid, cmd, ready);
+	if (pid < 0)
 		return;
-	}
 	if (CHECK(write(cmd, "1", 1) == 1 && read(ready, &c, 1) == 1, "verify/child_done",
 		  "no answer") &&
 	    CHECK(!quiesce(&tr), "verify/settle", "failed")) {

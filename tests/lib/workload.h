@@ -42,6 +42,8 @@ void wl_stop(struct wl *w);
 
 /* Inside a scenario: run @fn in a child made by clone(@flags), wait until it is set up. */
 pid_t wl_spawn(unsigned long flags, int (*fn)(void *), void *arg);
+/* A child made by clone(@flags | SIGCHLD) that exits at once, reaped; 0 or -1. */
+int wl_clone_exit(unsigned long flags);
 /* Inside a scenario: block forever (until the group is killed). */
 void wl_park(void) __attribute__((noreturn));
 /* A scratch file path for this workload. */
