@@ -98,10 +98,17 @@ wait_for() { # file, pattern, tenths of a second
 	for _ in $(seq "$3"); do grep -q "$2" "$1" 2>/dev/null && return 0; sleep 0.1; done
 	return 1
 }
+# A tracer in the background ($tracer).  The old output goes first: the
+# shell truncates it only in the child, and waiting for "tracing" in what
+# the last tracer wrote would not wait for this one.
+trace_bg() {
+	rm -f "$tmp/trace.out" "$tmp/trace.err"
+	"$KT" trace "$@" >"$tmp/trace.out" 2>"$tmp/trace.err" &
+	tracer=$!
+}
 sleep 300 &
 target=$!
-"$KT" trace -p $target >"$tmp/trace.out" 2>"$tmp/trace.err" &
-tracer=$!
+trace_bg -p $target
 check "trace/ready" wait_for "$tmp/trace.err" "tracing" 100
 # our own objects, by the ids in the tracer's fdinfo: other BPF users may run
 bpf_ids() { cat /proc/"$1"/fdinfo/* 2>/dev/null | awk -v k="$2_id:" '$1 == k { print $2 }' | sort -u; }
@@ -122,8 +129,7 @@ check "trace/kill9_leaves_no_program" gone prog $progs
 check "trace/kill9_leaves_no_link" gone link $links
 check "trace/kill9_leaves_no_map" gone map $maps
 
-"$KT" trace -p $target --json --snapshot-on-exit "$tmp/live.json" >"$tmp/trace.out" 2>"$tmp/trace.err" &
-tracer=$!
+trace_bg -p $target --json --snapshot-on-exit "$tmp/live.json"
 wait_for "$tmp/trace.err" "tracing" 100
 kill -USR1 $tracer
 check "trace/sigusr1_snapshot" wait_for "$tmp/live.json" "kcmptrace-snapshot" 50
@@ -138,8 +144,7 @@ check "trace/summary_last" bash -c "tail -1 '$tmp/trace.out' | grep -q '\"event\
 
 sleep 300 &
 target=$!
-"$KT" trace -p $target >"$tmp/trace.out" 2>"$tmp/trace.err" &
-tracer=$!
+trace_bg -p $target
 wait_for "$tmp/trace.err" "tracing" 100
 kill -INT $tracer; wait $tracer
 rc=$?
@@ -164,8 +169,7 @@ time.sleep(1)  # fd stays open while the tracer reads its path
 PY
 python3 "$tmp/dups.py" "$tmp/go" >"$tmp/dups.out" &
 target=$!
-"$KT" trace -p $target >"$tmp/trace.out" 2>"$tmp/trace.err" &
-tracer=$!
+trace_bg -p $target
 wait_for "$tmp/trace.err" "tracing" 100
 touch "$tmp/go"
 wait $target; wait $tracer
