@@ -57,16 +57,47 @@ struct {
 } tracked SEC(".maps");
 
 /*
- * The same set as a mark on each of its tasks (threads), which is what
- * every syscall checks: a task-storage read is a pointer chase from the
- * task, cheaper than hashing a tgid, and the mark goes with the task.
+ * What each task (thread) of the target carries, in task storage: a
+ * pointer chase from the task, cheaper than hashing a tgid.  For pid-list
+ * and tree targets, that a task has it is what marks it as the target's,
+ * and the mark goes with the task.
+ *
+ * An fd a task opens into a table only it uses is held back here rather
+ * than reported (see hold_back()): most fds are closed by the same task a
+ * few syscalls later, and then neither the open nor the close has to be.
  */
+#define PENDING_NONE (~0ULL)
+#define EPOCH_NONE 0xffffffffU /* odd: never a quiet epoch */
+
+struct task_state {
+	__u64 pending;	   /* fd | syscall nr << 32: opened, not reported; or PENDING_NONE */
+	__s32 pending_src; /* the pending fd's dup source, or -1 */
+	__u32 epoch;	   /* scan_seq at this task's last fd syscall */
+};
+
 struct {
 	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, int);
-	__type(value, __u8);
-} in_target SEC(".maps");
+	__type(value, struct task_state);
+} task_state SEC(".maps");
+
+/*
+ * Odd while the loader reads fd tables (a cold scan or a rescan), bumped
+ * before and after each: the loader's side of the race hold_back() closes.
+ */
+__u32 scan_seq = 0;
+/* Set when an fd is held back; the loader clears it before flushing. */
+__u32 pending_maybe = 0;
+
+static __always_inline struct task_state *new_task_state(struct task_struct *t)
+{
+	struct task_state init = { .pending = PENDING_NONE,
+				   .pending_src = -1,
+				   .epoch = EPOCH_NONE };
+
+	return bpf_task_storage_get(&task_state, t, &init, BPF_LOCAL_STORAGE_GET_F_CREATE);
+}
 
 /* Processes whose events were lost: userspace rescans them. */
 struct {
@@ -100,7 +131,7 @@ static __always_inline bool is_tracked(struct task_struct *t)
 	switch (target_mode) {
 	case KT_TARGET_ALL: return !(t->flags & PF_KTHREAD);
 	case KT_TARGET_PIDS:
-	case KT_TARGET_TREE: return bpf_task_storage_get(&in_target, t, 0, 0) != NULL;
+	case KT_TARGET_TREE: return bpf_task_storage_get(&task_state, t, 0, 0) != NULL;
 	default: return task_in_target(t);
 	}
 }
@@ -110,7 +141,7 @@ static __always_inline void mark_tracked(struct task_struct *t, __u32 tgid)
 	__u8 one = 1;
 
 	bpf_map_update_elem(&tracked, &tgid, &one, BPF_ANY);
-	bpf_task_storage_get(&in_target, t, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	new_task_state(t);
 }
 
 /* the tick/monotonic pair for userspace (tick.bpf.h) */
@@ -218,6 +249,98 @@ static __always_inline void emit_slot_src(struct task_struct *t, __u32 tgid, __u
 static __always_inline void emit_slot(struct task_struct *t, __u32 tgid, __u32 nr, int fd)
 {
 	emit_slot_src(t, tgid, nr, fd, -1);
+}
+
+/*
+ * Holding an fd back (not reporting its open) is safe only if whatever
+ * could have seen it also sees its close reported.  Three things could:
+ *  - another task using the table (a thread, a CLONE_FILES child): so only
+ *    tables with one user hold fds back, and that user reports what it
+ *    holds before it clones (trace_newtask) or execs (trace_exec);
+ *  - the loader's flush (flush_held), which takes the fd with the same
+ *    exchange as here, so that exactly one side reports it;
+ *  - a scan by the loader, which may read the fd at any point from its
+ *    install in the syscall to its removal in the close.  A scan bumps
+ *    scan_seq before its first read and after its last.  A task holds an
+ *    fd back, or drops it at its close, only if scan_seq was even and the
+ *    same at its previous fd syscall's exit, at the open's and at the
+ *    close's: the install comes after the first, the removal before the
+ *    last, so a scan that read the fd in between changed scan_seq or held
+ *    it odd at one of them.  Each side orders its write before its read
+ *    with a full barrier: the exchange on pending here, the syscalls
+ *    around a scan in the loader.
+ */
+static __always_inline bool quiet(struct task_state *st)
+{
+	__u32 seq = scan_seq;
+	bool q = !(seq & 1) && st->epoch == seq;
+
+	st->epoch = seq;
+	return q;
+}
+
+static __always_inline bool table_unshared(struct task_struct *t)
+{
+	struct files_struct *files = t->files;
+
+	return files && files->count.counter == 1;
+}
+
+/* The fd a syscall put in a slot that was free (nothing there to report), or -1. */
+static __always_inline int fresh_fd(__u8 act, struct pt_regs *regs, long ret, int *src)
+{
+	*src = -1;
+	switch (act) {
+	case KT_ACT_FD_RET: return (int)ret;
+	case KT_ACT_DUP_NEW: *src = (int)regs->di; return (int)ret;
+	case KT_ACT_FCNTL:
+		if (regs->si != F_DUPFD && regs->si != F_DUPFD_CLOEXEC)
+			return -1;
+		*src = (int)regs->di;
+		return (int)ret;
+	}
+	return -1;
+}
+
+/* Report the fd @t holds back, if any: a clone or exec is about to show its table. */
+static __always_inline void report_held(struct task_struct *t)
+{
+	struct task_state *st = bpf_task_storage_get(&task_state, t, 0, 0);
+	__u64 held;
+
+	if (!st)
+		return;
+	held = __sync_lock_test_and_set(&st->pending, PENDING_NONE);
+	if (held != PENDING_NONE)
+		emit_slot_src(t, t->tgid, held >> 32, (int)held, st->pending_src);
+}
+
+/*
+ * At every fd syscall of a task with state: report what it held back,
+ * unless this is its close; hold back what this one opened, if it may.
+ * True when the syscall needs no report of its own.
+ */
+static __always_inline bool hold_back(struct task_struct *t, struct task_state *st, __u32 tgid,
+				      __u32 nr, __u8 act, struct pt_regs *regs, long ret)
+{
+	__u64 held = __sync_lock_test_and_set(&st->pending, PENDING_NONE);
+	bool q = quiet(st);
+	int fd, src;
+
+	if (held != PENDING_NONE) {
+		if (q && act == KT_ACT_CLOSE && (int)held == (int)regs->di)
+			return true; /* opened and closed unseen */
+		emit_slot_src(t, tgid, held >> 32, (int)held, st->pending_src);
+	}
+	fd = fresh_fd(act, regs, ret, &src);
+	if (!q || fd < 0 || !table_unshared(t))
+		return false;
+	st->pending_src = src;
+	__sync_lock_test_and_set(&st->pending, (__u64)nr << 32 | (__u32)fd);
+	/* read after the exchange: see flush_held() in tracer.c */
+	if (!pending_maybe)
+		pending_maybe = 1;
+	return true;
 }
 
 static __always_inline void emit_rescan(__u32 tgid, __u32 tid, __u32 nr)
@@ -378,6 +501,7 @@ SEC("tp_btf/sys_exit")
 int BPF_PROG(trace_sys_exit, struct pt_regs *regs, long ret)
 {
 	struct task_struct *t;
+	struct task_state *st;
 	unsigned long nr = regs->orig_ax;
 	__u32 tgid;
 	__u8 act;
@@ -388,16 +512,26 @@ int BPF_PROG(trace_sys_exit, struct pt_regs *regs, long ret)
 	if (act == KT_ACT_NONE || ret < 0)
 		return 0;
 	t = bpf_get_current_task_btf();
-	if (!is_tracked(t))
-		return 0;
+	if (target_mode == KT_TARGET_PIDS || target_mode == KT_TARGET_TREE) {
+		st = bpf_task_storage_get(&task_state, t, 0, 0); /* the mark itself */
+		if (!st)
+			return 0;
+	} else {
+		if (!is_tracked(t))
+			return 0;
+		st = new_task_state(t);
+	}
 	tgid = t->tgid;
+	if (st && hold_back(t, st, tgid, nr, act, regs, ret))
+		return 0;
 	switch (act) {
 	case KT_ACT_FD_RET: emit_slot(t, tgid, nr, (int)ret); break;
 	case KT_ACT_FD_RET_POS:
 		if (ret > 0)
 			emit_slot(t, tgid, nr, (int)ret);
 		break;
-	case KT_ACT_DUP: emit_slot_src(t, tgid, nr, (int)ret, (int)regs->di); break;
+	case KT_ACT_DUP:
+	case KT_ACT_DUP_NEW: emit_slot_src(t, tgid, nr, (int)ret, (int)regs->di); break;
 	case KT_ACT_FCNTL:
 		if (regs->si == F_DUPFD || regs->si == F_DUPFD_CLOEXEC)
 			emit_slot_src(t, tgid, nr, (int)ret, (int)regs->di);
@@ -459,6 +593,7 @@ int BPF_PROG(trace_newtask, struct task_struct *task, u64 clone_flags)
 	} else if (!is_tracked(task)) {
 		return 0;
 	}
+	report_held(parent); /* the child's table is a copy of it, or it */
 	emit_task(task, KT_CAUSE_FORK, clone_flags, parent->pid, 0, 0);
 	/* a shared undo list is allocated for the parent at clone time */
 	if (clone_flags & CLONE_SYSVSEM)
@@ -471,6 +606,7 @@ int BPF_PROG(trace_exec, struct task_struct *p, pid_t old_pid, struct linux_binp
 {
 	if (!is_tracked(p))
 		return 0;
+	report_held(p); /* exec kept it or closed it: the slot says which */
 	emit_task(p, KT_CAUSE_EXEC, 0, 0, (__u32)old_pid, 0);
 	return 0;
 }
@@ -519,5 +655,20 @@ int seed_target(struct bpf_iter__task *ctx)
 	if ((target_mode == KT_TARGET_PIDS && bpf_map_lookup_elem(&tracked, &tgid)) ||
 	    (target_mode == KT_TARGET_TREE && in_tree(t)))
 		mark_tracked(t, tgid);
+	return 0;
+}
+
+/*
+ * Run by the loader before it reads the buffer, when pending_maybe says a
+ * task may hold an fd back: reports it, so that a task that opened an fd
+ * and then made no fd syscall for a while is not behind for long.
+ */
+SEC("iter/task")
+int flush_held(struct bpf_iter__task *ctx)
+{
+	struct task_struct *t = ctx->task;
+
+	if (t && !(t->flags & PF_EXITING))
+		report_held(t);
 	return 0;
 }

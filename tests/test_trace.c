@@ -5,13 +5,16 @@
  * and the kernel's kcmp truth.
  */
 #include <errno.h>
-#include <pthread.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include "backend.h"
 #include "check.h"
@@ -587,6 +590,306 @@ static void test_verify_repairs(void)
 	stop_child(pid, cmd, ready);
 }
 
+/* ---- fds held back: opened into an unshared table, not yet reported ---- */
+
+static int held_fd = -1, held_thread_cmd[2], held_thread_done[2];
+
+static void reply(int ready, int v)
+{
+	if (write(ready, &v, sizeof(v)) != sizeof(v))
+		_exit(1);
+}
+
+/* A grandchild that lives as long as its parent. */
+static int fork_parked(void)
+{
+	pid_t pid = fork();
+
+	if (!pid) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		pause();
+		_exit(0);
+	}
+	return pid;
+}
+
+/*
+ * A second thread on the table: told 'f', it forks; told 'x', it closes
+ * the main thread's fd, opens another into the same slot and makes one
+ * more fd syscall, so that what it opened is reported.
+ */
+static void *second_thread(void *arg)
+{
+	char c;
+	int v;
+
+	while (read(held_thread_cmd[0], &c, 1) == 1) {
+		if (c == 'f') {
+			v = fork_parked();
+		} else {
+			close(held_fd);
+			v = open("/dev/zero", O_RDONLY);
+			close(open("/dev/null", O_RDONLY));
+		}
+		if (write(held_thread_done[1], &v, sizeof(v)) != sizeof(v))
+			_exit(1);
+	}
+	return arg;
+}
+
+static void spin(int n)
+{
+	for (volatile int i = 0; i < n; i++)
+		;
+}
+
+/* Each command byte does one thing and answers with an int (an fd, a pid or 0). */
+static void held_child(int cmd, int ready)
+{
+	pthread_t th;
+	char c;
+	int v;
+
+	while (read(cmd, &c, 1) == 1) {
+		v = 0;
+		switch (c) {
+		case 'w': /* an fd syscall, so that the next may hold its fd back */
+			close(open("/dev/null", O_RDONLY));
+			break;
+		case 'o': v = held_fd = open("/dev/null", O_RDONLY); break;
+		case 'c': v = close(held_fd); break;
+		case 'l':
+			for (int i = 0; i < 2000; i++)
+				close(open("/dev/null", O_RDONLY));
+			break;
+		case 'r': /* pairs with the fd open a while, for a scan to read it, until told */
+			reply(ready, 0);
+			v = -1;
+			for (struct pollfd p = { .fd = cmd, .events = POLLIN }; !poll(&p, 1, 0);) {
+				v = open("/dev/null", O_RDONLY);
+				spin(20000);
+				close(v);
+			}
+			if (read(cmd, &c, 1) != 1)
+				_exit(1);
+			break;
+		case 'f': v = fork_parked(); break;
+		case 't':
+			if (pipe(held_thread_cmd) || pipe(held_thread_done) ||
+			    pthread_create(&th, NULL, second_thread, NULL))
+				_exit(1);
+			break;
+		case 'F':
+		case 'X':
+			c = c == 'F' ? 'f' : 'x';
+			if (write(held_thread_cmd[1], &c, 1) != 1 ||
+			    read(held_thread_done[0], &v, sizeof(v)) != sizeof(v))
+				_exit(1);
+			break;
+		}
+		reply(ready, v);
+	}
+	_exit(0);
+}
+
+/* Send @c to the child, read its answer into @v; false (and a failed check) if none. */
+static bool held_ask(int cmd, int ready, char c, int *v, const char *g)
+{
+	char name[64];
+	int dummy;
+
+	snprintf(name, sizeof(name), "%s/child_answers_%c", g, c);
+	return CHECK(write(cmd, &c, 1) == 1 &&
+			     read(ready, v ? v : &dummy, sizeof(int)) == sizeof(int),
+		     name, "no answer");
+}
+
+struct held_env {
+	struct kt_tracer tr;
+	int cmd, ready;
+	pid_t pid;
+};
+
+static bool held_start(struct held_env *e, const char *g)
+{
+	char name[64];
+
+	e->pid = start_child(&e->cmd, &e->ready, held_child);
+	snprintf(name, sizeof(name), "%s/child", g);
+	if (!CHECK(e->pid > 0, name, "no child"))
+		return false;
+	if (start_tracer(&e->tr, e->pid, 16 << 20)) {
+		stop_child(e->pid, e->cmd, e->ready);
+		return false;
+	}
+	return true;
+}
+
+static void held_stop(struct held_env *e)
+{
+	tracer_stop(&e->tr);
+	stop_child(e->pid, e->cmd, e->ready);
+}
+
+static bool has_fd(struct kt_tracer *tr, pid_t pid, int fd)
+{
+	return live_fd_get(&tr->st, (uint32_t)pid, fd) != NULL;
+}
+
+/* Open+close pairs in an unshared table cost no event, and leave the state true. */
+static void test_held_pairs(void)
+{
+	struct held_env e;
+	uint64_t events;
+
+	if (!held_start(&e, "held_pairs"))
+		return;
+	if (held_ask(e.cmd, e.ready, 'w', NULL, "held_pairs") &&
+	    CHECK(!quiesce(&e.tr), "held_pairs/settle", "failed")) {
+		events = e.tr.c.events;
+		if (held_ask(e.cmd, e.ready, 'l', NULL, "held_pairs") &&
+		    CHECK(!quiesce(&e.tr), "held_pairs/settle_after", "failed")) {
+			CHECK(e.tr.c.events - events < 100, "held_pairs/not_reported",
+			      "%llu events for 2000 open+close pairs",
+			      (unsigned long long)(e.tr.c.events - events));
+			compare_with_cold(&e.tr, e.pid, "held_pairs", NULL);
+		}
+	}
+	held_stop(&e);
+}
+
+/* An fd held back and kept open is in the state once the tracer settles. */
+static void test_held_flushed(void)
+{
+	struct held_env e;
+	int fd;
+
+	if (!held_start(&e, "held_flush"))
+		return;
+	if (held_ask(e.cmd, e.ready, 'w', NULL, "held_flush") &&
+	    held_ask(e.cmd, e.ready, 'o', &fd, "held_flush") &&
+	    CHECK(!quiesce(&e.tr), "held_flush/settle", "failed")) {
+		CHECK(has_fd(&e.tr, e.pid, fd), "held_flush/open_fd_in_state", "fd %d missing", fd);
+		compare_with_cold(&e.tr, e.pid, "held_flush", NULL);
+		if (held_ask(e.cmd, e.ready, 'c', NULL, "held_flush") &&
+		    CHECK(!quiesce(&e.tr), "held_flush/settle_closed", "failed"))
+			CHECK(!has_fd(&e.tr, e.pid, fd), "held_flush/closed_fd_gone",
+			      "fd %d still there", fd);
+	}
+	held_stop(&e);
+}
+
+/* A scan that read a held-back fd: its close must be reported, not dropped. */
+static void test_held_scanned(void)
+{
+	struct held_env e;
+	int fd;
+
+	if (!held_start(&e, "held_scan"))
+		return;
+	if (held_ask(e.cmd, e.ready, 'w', NULL, "held_scan") &&
+	    held_ask(e.cmd, e.ready, 'o', &fd, "held_scan") &&
+	    CHECK(!tracer_rescan(&e.tr, (uint32_t)e.pid), "held_scan/rescan", "failed")) {
+		CHECK(has_fd(&e.tr, e.pid, fd), "held_scan/scan_read_it", "fd %d missing", fd);
+		if (held_ask(e.cmd, e.ready, 'c', NULL, "held_scan") &&
+		    CHECK(!quiesce(&e.tr), "held_scan/settle", "failed")) {
+			CHECK(!has_fd(&e.tr, e.pid, fd), "held_scan/close_reported",
+			      "fd %d still there", fd);
+			compare_with_cold(&e.tr, e.pid, "held_scan", NULL);
+		}
+	}
+	held_stop(&e);
+}
+
+/*
+ * Scans while the child opens and closes, the last one just before it
+ * stops: whatever fd that scan read, its close must be reported.
+ */
+static void test_held_scan_race(void)
+{
+	struct held_env e;
+	int stale = 0, rounds = 0, fd = -1;
+
+	if (!held_start(&e, "held_race"))
+		return;
+	if (!held_ask(e.cmd, e.ready, 'w', NULL, "held_race"))
+		goto out;
+	for (; rounds < 30; rounds++) {
+		/* no poll meanwhile: its flush would report what the scans are to catch */
+		if (!held_ask(e.cmd, e.ready, 'r', NULL, "held_race"))
+			break;
+		for (int i = 0; i < 10; i++)
+			if (tracer_rescan(&e.tr, (uint32_t)e.pid))
+				break;
+		if (!held_ask(e.cmd, e.ready, 's', &fd, "held_race") || quiesce(&e.tr))
+			break;
+		stale += fd >= 0 && has_fd(&e.tr, e.pid, fd);
+	}
+	CHECK(rounds == 30, "held_race/rounds", "stopped after %d", rounds);
+	CHECK(!stale, "held_race/closed_fds_gone", "fd %d stale after %d of %d rounds", fd, stale,
+	      rounds);
+	compare_with_cold(&e.tr, e.pid, "held_race", NULL);
+out:
+	held_stop(&e);
+}
+
+/* A fork copies the table with the fd held back in it: the child has it too. */
+static void test_held_fork(void)
+{
+	struct held_env e;
+	int fd, child;
+
+	if (!held_start(&e, "held_fork"))
+		return;
+	if (held_ask(e.cmd, e.ready, 'w', NULL, "held_fork") &&
+	    held_ask(e.cmd, e.ready, 'o', &fd, "held_fork") &&
+	    held_ask(e.cmd, e.ready, 'f', &child, "held_fork") &&
+	    CHECK(!quiesce(&e.tr), "held_fork/settle", "failed")) {
+		CHECK(has_fd(&e.tr, child, fd), "held_fork/child_has_it", "fd %d missing", fd);
+		compare_with_cold(&e.tr, e.pid, "held_fork", NULL);
+	}
+	held_stop(&e);
+}
+
+/*
+ * The main thread opens fd N, a second thread closes it and opens another
+ * file into slot N, the main thread closes N: that close must be reported.
+ * @order: the commands, with the thread made before the open or after it.
+ */
+static void held_with_thread(const char *g, const char *order)
+{
+	struct held_env e;
+	int fd = -1, v;
+	char name[64];
+	bool ok;
+
+	if (!held_start(&e, g))
+		return;
+	ok = true;
+	for (const char *c = order; *c && ok; c++)
+		if ((ok = held_ask(e.cmd, e.ready, *c, &v, g)) && *c == 'o')
+			fd = v;
+	snprintf(name, sizeof(name), "%s/settle", g);
+	if (ok && CHECK(!quiesce(&e.tr), name, "failed")) {
+		snprintf(name, sizeof(name), "%s/closed_fd_gone", g);
+		CHECK(fd >= 0 && !has_fd(&e.tr, e.pid, fd), name, "fd %d still there", fd);
+		compare_with_cold(&e.tr, e.pid, g, NULL);
+	}
+	held_stop(&e);
+}
+
+/* A table with two threads holds nothing back. */
+static void test_held_shared_table(void)
+{
+	held_with_thread("held_thread", "twoXc");
+}
+
+/* A thread made while the table's one user holds an fd back: the clone reports it. */
+static void test_held_then_thread(void)
+{
+	held_with_thread("held_clone", "wotXc");
+}
+
 int main(int argc, char **argv)
 {
 	/* by name, for ./tests/run.sh build FILTER */
@@ -601,6 +904,13 @@ int main(int argc, char **argv)
 		{ "dups", test_dups_without_kcmp },
 		{ "old_thread", test_old_thread_tracked },
 		{ "verify", test_verify_repairs },
+		{ "held_pairs", test_held_pairs },
+		{ "held_flush", test_held_flushed },
+		{ "held_scan", test_held_scanned },
+		{ "held_race", test_held_scan_race },
+		{ "held_fork", test_held_fork },
+		{ "held_thread", test_held_shared_table },
+		{ "held_clone", test_held_then_thread },
 	};
 
 	sentinel = truth_sentinel();

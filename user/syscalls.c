@@ -36,7 +36,7 @@ static const struct sys_entry table[] = {
 #endif
 	S(openat, FD_RET),
 	S(openat2, FD_RET),
-	S(dup, DUP),
+	S(dup, DUP_NEW),
 	S(dup3, DUP),
 	S(fcntl, FCNTL),
 	S(pipe2, PAIR_ARG0),

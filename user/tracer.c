@@ -227,6 +227,16 @@ static int apply_scan(struct kt_tracer *tr, struct kt_snapshot *scan, uint32_t t
 }
 
 /*
+ * scan_seq is odd while we read fd tables: a task that opens and closes an
+ * fd meanwhile reports both (hold_back() in bpf/trace.bpf.c).  The scan's
+ * syscalls order these writes before and after its reads.
+ */
+static void scan_bracket(struct kt_tracer *tr)
+{
+	__atomic_fetch_add(&tr->skel->bss->scan_seq, 1, __ATOMIC_SEQ_CST);
+}
+
+/*
  * A pid-filtered task_file iterator skips threads that share the leader's
  * table, so a table read for a process covers all its threads.
  */
@@ -236,7 +246,9 @@ static int rescan(struct kt_tracer *tr, uint32_t pid, uint32_t tid, bool all)
 	int r;
 
 	snapshot_init(&scan, "bpf", KT_GENID_ADDR);
+	scan_bracket(tr);
 	r = scanner_scan(tr->scanner, &scan, pid, tid, true);
+	scan_bracket(tr);
 	if (!r && tid) {
 		/* one thread: the scan names it, or it is gone */
 		if (!scan.ntasks)
@@ -249,6 +261,11 @@ static int rescan(struct kt_tracer *tr, uint32_t pid, uint32_t tid, bool all)
 	snapshot_free(&scan);
 	tr->c.rescans++;
 	return r;
+}
+
+int tracer_rescan(struct kt_tracer *tr, uint32_t pid)
+{
+	return rescan(tr, pid, 0, false);
 }
 
 /* For pid-list and tree targets the kernel's tracked map is the target. */
@@ -367,6 +384,22 @@ static int run_pending(struct kt_tracer *tr)
 
 /* ---- start, poll, stop ---- */
 
+/* One pass of a task iterator program, for what it does in the kernel. */
+static int run_iter(struct bpf_link *link)
+{
+	char buf[64];
+	int fd = bpf_iter_create(bpf_link__fd(link)), r = 0;
+
+	if (fd < 0)
+		return -errno;
+	while ((r = (int)read(fd, buf, sizeof(buf))) > 0)
+		;
+	if (r < 0)
+		r = -errno;
+	close(fd);
+	return r;
+}
+
 /*
  * Mark the target's tasks in the kernel (seed_target() in bpf/trace.bpf.c)
  * and take the tick/monotonic pair event times are mapped with.  Runs
@@ -375,23 +408,38 @@ static int run_pending(struct kt_tracer *tr)
 static int seed_tracked(struct kt_tracer *tr)
 {
 	struct bpf_link *link = bpf_program__attach_iter(tr->skel->progs.seed_target, NULL);
-	char buf[64];
-	int fd, r = 0;
+	int r;
 
 	if (!link)
 		return -errno;
-	fd = bpf_iter_create(bpf_link__fd(link));
-	if (fd < 0)
-		r = -errno;
-	while (fd >= 0 && (r = (int)read(fd, buf, sizeof(buf))) > 0)
-		;
-	if (r < 0)
-		r = -errno;
-	if (fd >= 0)
-		close(fd);
+	r = run_iter(link);
 	bpf_link__destroy(link);
 	tr->tick_to_mono_ns = tr->skel->bss->calib_mono_ns - tr->skel->bss->calib_tick_ns;
 	return r;
+}
+
+/*
+ * Have every task that holds an fd back report it (flush_held() in
+ * bpf/trace.bpf.c), so that what the buffer holds next is the state of
+ * now.  Only when one may: the kernel sets pending_maybe after holding an
+ * fd, and reads it after a full barrier; clearing it before the pass means
+ * a task that holds one meanwhile is either seen by this pass or sets it
+ * again.  The pass visits every task on the machine, so between settles
+ * it runs at most every FLUSH_INTERVAL_NS: an fd opened and kept is shown
+ * that much later.
+ */
+#define FLUSH_INTERVAL_NS 100000000ull
+
+static int flush_held(struct kt_tracer *tr, bool now)
+{
+	uint64_t t = kt_now_ns();
+
+	if (!__atomic_load_n(&tr->skel->bss->pending_maybe, __ATOMIC_RELAXED) ||
+	    (!now && t < tr->next_flush_ns))
+		return 0;
+	tr->next_flush_ns = t + FLUSH_INTERVAL_NS;
+	__atomic_store_n(&tr->skel->bss->pending_maybe, 0, __ATOMIC_SEQ_CST);
+	return run_iter(tr->flush_link);
 }
 
 /* A pid-list target is in the kernel before attaching: no fork of it is missed. */
@@ -457,7 +505,9 @@ static int load(struct kt_tracer *tr, const struct kt_target *t, const struct kt
 	syscalls_fill_actions((uint8_t *)skel->rodata->sys_action);
 	skel->rodata->wakeup_interval_ns = wakeup_interval_ns(o->ringbuf_bytes);
 	tr->pace_ns = skel->rodata->wakeup_interval_ns;
-	bpf_program__set_autoattach(skel->progs.seed_target, false); /* run by seed_tracked() */
+	/* run by seed_tracked() and flush_held() */
+	bpf_program__set_autoattach(skel->progs.seed_target, false);
+	bpf_program__set_autoattach(skel->progs.flush_held, false);
 	r = bpf_map__set_max_entries(skel->maps.events, (uint32_t)o->ringbuf_bytes);
 	/* only pid-list and tree targets keep a tgid set: a 1 MiB hash otherwise idle */
 	if (!r && t->mode != KT_TARGET_PIDS && t->mode != KT_TARGET_TREE)
@@ -503,6 +553,8 @@ int tracer_start(struct kt_tracer *tr, const struct kt_target *t, const struct k
 	}
 	if (!r)
 		r = seed_tracked(tr);
+	if (!r && !(tr->flush_link = bpf_program__attach_iter(tr->skel->progs.flush_held, NULL)))
+		r = -errno;
 	if (!r) {
 		tr->rb = ring_buffer__new(bpf_map__fd(tr->skel->maps.events), on_event, tr, NULL);
 		if (!tr->rb)
@@ -562,7 +614,9 @@ int tracer_poll(struct kt_tracer *tr, int timeout_ms)
 	 * The kernel side wakes us at most every few milliseconds (see submit()
 	 * in bpf/trace.bpf.c): what came after the last wakeup is read here.
 	 */
-	r = ring_buffer__consume(tr->rb);
+	r = flush_held(tr, false);
+	if (!r)
+		r = ring_buffer__consume(tr->rb);
 	if (r < 0)
 		return r;
 	tr->next_drain_ns = tr->c.events - before >= BUSY_DRAIN ? kt_now_ns() + tr->pace_ns : 0;
@@ -576,6 +630,9 @@ int tracer_settle(struct kt_tracer *tr)
 {
 	int r;
 
+	r = flush_held(tr, true);
+	if (r)
+		return r;
 	/* rescans can be answered by more events: go until the buffer is empty */
 	do {
 		r = ring_buffer__consume(tr->rb);
@@ -731,11 +788,13 @@ bool tracer_target_gone(const struct kt_tracer *tr)
 void tracer_stop(struct kt_tracer *tr)
 {
 	ring_buffer__free(tr->rb);
+	bpf_link__destroy(tr->flush_link);
 	trace_bpf__destroy(tr->skel);
 	scanner_close(tr->scanner);
 	live_free(&tr->st);
 	u32map_free(&tr->pending);
 	tr->rb = NULL;
+	tr->flush_link = NULL;
 	tr->skel = NULL;
 	tr->scanner = NULL;
 }

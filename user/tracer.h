@@ -55,6 +55,7 @@ struct kt_tracer_counters {
 struct kt_tracer {
 	struct kt_target target;
 	struct trace_bpf *skel;
+	struct bpf_link *flush_link; /* flush_held() in bpf/trace.bpf.c */
 	struct kt_scanner *scanner;
 	struct ring_buffer *rb;
 	struct live_state st;
@@ -69,6 +70,7 @@ struct kt_tracer {
 	uint64_t tick_to_mono_ns; /* added to an event's tick time (modulo 2^64) */
 	uint64_t pace_ns;	  /* after a busy drain, wait this long for the next */
 	uint64_t next_drain_ns;	  /* CLOCK_MONOTONIC; 0: read as soon as there is data */
+	uint64_t next_flush_ns;	  /* CLOCK_MONOTONIC: held-back fds reported at the latest */
 	volatile sig_atomic_t stop;
 };
 
@@ -99,6 +101,8 @@ int tracer_pace_ms(const struct kt_tracer *tr);
 int tracer_poll(struct kt_tracer *tr, int timeout_ms);
 /* Apply everything already in the buffer: the state is then as of now. */
 int tracer_settle(struct kt_tracer *tr);
+/* Read process @pid again from the kernel, as a lost event has it read. */
+int tracer_rescan(struct kt_tracer *tr, uint32_t pid);
 /*
  * Before serving warm state: settle, compare every task record with a fresh
  * task scan, confirm a sample of shared holders with kcmp, and rescan what
