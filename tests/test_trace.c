@@ -731,6 +731,12 @@ static void held_stop(struct held_env *e)
 	stop_child(e->pid, e->cmd, e->ready);
 }
 
+/* The child makes one fd syscall, then opens an fd it may hold back: its number in @fd. */
+static bool held_open(struct held_env *e, int *fd, const char *g)
+{
+	return held_ask(e->cmd, e->ready, 'w', NULL, g) && held_ask(e->cmd, e->ready, 'o', fd, g);
+}
+
 static bool has_fd(struct kt_tracer *tr, pid_t pid, int fd)
 {
 	return live_fd_get(&tr->st, (uint32_t)pid, fd) != NULL;
@@ -766,8 +772,7 @@ static void test_held_flushed(void)
 
 	if (!held_start(&e, "held_flush"))
 		return;
-	if (held_ask(e.cmd, e.ready, 'w', NULL, "held_flush") &&
-	    held_ask(e.cmd, e.ready, 'o', &fd, "held_flush") &&
+	if (held_open(&e, &fd, "held_flush") &&
 	    CHECK(!quiesce(&e.tr), "held_flush/settle", "failed")) {
 		CHECK(has_fd(&e.tr, e.pid, fd), "held_flush/open_fd_in_state", "fd %d missing", fd);
 		compare_with_cold(&e.tr, e.pid, "held_flush", NULL);
@@ -787,8 +792,7 @@ static void test_held_scanned(void)
 
 	if (!held_start(&e, "held_scan"))
 		return;
-	if (held_ask(e.cmd, e.ready, 'w', NULL, "held_scan") &&
-	    held_ask(e.cmd, e.ready, 'o', &fd, "held_scan") &&
+	if (held_open(&e, &fd, "held_scan") &&
 	    CHECK(!tracer_rescan(&e.tr, (uint32_t)e.pid), "held_scan/rescan", "failed")) {
 		CHECK(has_fd(&e.tr, e.pid, fd), "held_scan/scan_read_it", "fd %d missing", fd);
 		if (held_ask(e.cmd, e.ready, 'c', NULL, "held_scan") &&
@@ -841,9 +845,7 @@ static void test_held_fork(void)
 
 	if (!held_start(&e, "held_fork"))
 		return;
-	if (held_ask(e.cmd, e.ready, 'w', NULL, "held_fork") &&
-	    held_ask(e.cmd, e.ready, 'o', &fd, "held_fork") &&
-	    held_ask(e.cmd, e.ready, 'f', &child, "held_fork") &&
+	if (held_open(&e, &fd, "held_fork") && held_ask(e.cmd, e.ready, 'f', &child, "held_fork") &&
 	    CHECK(!quiesce(&e.tr), "held_fork/settle", "failed")) {
 		CHECK(has_fd(&e.tr, child, fd), "held_fork/child_has_it", "fd %d missing", fd);
 		compare_with_cold(&e.tr, e.pid, "held_fork", NULL);
