@@ -28,6 +28,7 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 #define MAX_SLOTS_PER_EVENT 16
 #define MAX_MMSG_CHECKED 8
 #define MMSGHDR_SIZE 64 /* struct mmsghdr on 64-bit */
+#define EBADF 9
 
 /* Syscall number -> enum kt_sys_action, from the loader's <sys/syscall.h>. */
 const volatile __u8 sys_action[KT_MAX_SYSCALLS] = {};
@@ -254,11 +255,13 @@ static __always_inline void emit_slot(struct task_struct *t, __u32 tgid, __u32 n
 /*
  * Holding an fd back (not reporting its open) is safe only if whatever
  * could have seen it also sees its close reported.  Three things could:
- *  - another task using the table (a thread, a CLONE_FILES child): so only
- *    tables with one user hold fds back, and that user reports what it
- *    holds before it clones (trace_newtask) or execs (trace_exec);
+ *  - another task using the table (a thread, a CLONE_FILES child, a
+ *    seccomp supervisor): so only a task alone() with its table holds fds
+ *    back, and it reports what it holds before it clones (trace_newtask)
+ *    or execs (trace_exec);
  *  - the loader's flush (flush_held), which takes the fd with the same
- *    exchange as here, so that exactly one side reports it;
+ *    exchange as here, so that exactly one side reports it; the loader
+ *    counts the pass as a scan (below), since it reads the slot later;
  *  - a scan by the loader, which may read the fd at any point from its
  *    install in the syscall to its removal in the close.  A scan bumps
  *    scan_seq before its first read and after its last.  A task holds an
@@ -270,20 +273,47 @@ static __always_inline void emit_slot(struct task_struct *t, __u32 tgid, __u32 n
  *    with a full barrier: the exchange on pending here, the syscalls
  *    around a scan in the loader.
  */
-static __always_inline bool quiet(struct task_state *st)
+static __always_inline bool quiet(struct task_state *st, bool alone)
 {
 	__u32 seq = scan_seq;
-	bool q = !(seq & 1) && st->epoch == seq;
+	bool q = alone && !(seq & 1) && st->epoch == seq;
 
-	st->epoch = seq;
+	st->epoch = alone ? seq : EPOCH_NONE;
 	return q;
 }
 
-static __always_inline bool table_unshared(struct task_struct *t)
+#define MAX_FILTERS_CHECKED 8
+
+/*
+ * A seccomp supervisor can put a file in any slot of this task's table and
+ * make its syscall return that slot (SECCOMP_IOCTL_NOTIF_ADDFD with SETFD
+ * and SEND), replacing what was there: no fd is held back under a filter
+ * that has a listener.
+ */
+static __always_inline bool seccomp_listened(struct task_struct *t)
+{
+	struct seccomp_filter *f = t->seccomp.filter;
+
+	for (int i = 0; i < MAX_FILTERS_CHECKED && f; i++) {
+		if (f->notif)
+			return true;
+		f = f->prev;
+	}
+	return f != NULL; /* more filters than we look at: assume so */
+}
+
+/*
+ * Nobody else can install into or copy the table: one user (new users come
+ * only from its clones, which are fd syscalls too), no seccomp supervisor.
+ * Asked at every fd syscall, so that a pair is dropped only if it held
+ * from the exit before the open to the close's: another user could have
+ * replaced the slot between the open's install and its exit, and gone.
+ */
+static __always_inline bool alone(struct task_struct *t)
 {
 	struct files_struct *files = t->files;
 
-	return files && files->count.counter == 1;
+	return files && files->count.counter == 1 && !seccomp_listened(t);
 }
 
 /* The fd a syscall put in a slot that was free (nothing there to report), or -1. */
@@ -302,17 +332,27 @@ static __always_inline int fresh_fd(__u8 act, struct pt_regs *regs, long ret, in
 	return -1;
 }
 
-/* Report the fd @t holds back, if any: a clone or exec is about to show its table. */
-static __always_inline void report_held(struct task_struct *t)
+/* Report the fd @t holds back, if any. */
+static __always_inline struct task_state *report_held(struct task_struct *t)
 {
 	struct task_state *st = bpf_task_storage_get(&task_state, t, 0, 0);
 	__u64 held;
 
 	if (!st)
-		return;
+		return NULL;
 	held = __sync_lock_test_and_set(&st->pending, PENDING_NONE);
 	if (held != PENDING_NONE)
 		emit_slot_src(t, t->tgid, held >> 32, (int)held, st->pending_src);
+	return st;
+}
+
+/* The current task clones or execs: its table is about to be shown, or to gain users. */
+static __always_inline void report_held_current(struct task_struct *t)
+{
+	struct task_state *st = report_held(t);
+
+	if (st)
+		st->epoch = EPOCH_NONE;
 }
 
 /*
@@ -324,7 +364,7 @@ static __always_inline bool hold_back(struct task_struct *t, struct task_state *
 				      __u32 nr, __u8 act, struct pt_regs *regs, long ret)
 {
 	__u64 held = __sync_lock_test_and_set(&st->pending, PENDING_NONE);
-	bool q = quiet(st);
+	bool q = quiet(st, alone(t));
 	int fd, src;
 
 	if (held != PENDING_NONE) {
@@ -333,7 +373,7 @@ static __always_inline bool hold_back(struct task_struct *t, struct task_state *
 		emit_slot_src(t, tgid, held >> 32, (int)held, st->pending_src);
 	}
 	fd = fresh_fd(act, regs, ret, &src);
-	if (!q || fd < 0 || !table_unshared(t))
+	if (!q || fd < 0)
 		return false;
 	st->pending_src = src;
 	__sync_lock_test_and_set(&st->pending, (__u64)nr << 32 | (__u32)fd);
@@ -509,7 +549,8 @@ int BPF_PROG(trace_sys_exit, struct pt_regs *regs, long ret)
 	if (nr >= KT_MAX_SYSCALLS)
 		return 0;
 	act = sys_action[nr];
-	if (act == KT_ACT_NONE || ret < 0)
+	/* a close that failed other than EBADF (EIO, EINTR) closed the fd all the same */
+	if (act == KT_ACT_NONE || (ret < 0 && (act != KT_ACT_CLOSE || ret == -EBADF)))
 		return 0;
 	t = bpf_get_current_task_btf();
 	if (target_mode == KT_TARGET_PIDS || target_mode == KT_TARGET_TREE) {
@@ -525,7 +566,8 @@ int BPF_PROG(trace_sys_exit, struct pt_regs *regs, long ret)
 	if (st && hold_back(t, st, tgid, nr, act, regs, ret))
 		return 0;
 	switch (act) {
-	case KT_ACT_FD_RET: emit_slot(t, tgid, nr, (int)ret); break;
+	case KT_ACT_FD_RET:
+	case KT_ACT_FD_RET_ANY: emit_slot(t, tgid, nr, (int)ret); break;
 	case KT_ACT_FD_RET_POS:
 		if (ret > 0)
 			emit_slot(t, tgid, nr, (int)ret);
@@ -593,7 +635,7 @@ int BPF_PROG(trace_newtask, struct task_struct *task, u64 clone_flags)
 	} else if (!is_tracked(task)) {
 		return 0;
 	}
-	report_held(parent); /* the child's table is a copy of it, or it */
+	report_held_current(parent); /* the child's table is a copy of it, or it */
 	emit_task(task, KT_CAUSE_FORK, clone_flags, parent->pid, 0, 0);
 	/* a shared undo list is allocated for the parent at clone time */
 	if (clone_flags & CLONE_SYSVSEM)
@@ -606,7 +648,7 @@ int BPF_PROG(trace_exec, struct task_struct *p, pid_t old_pid, struct linux_binp
 {
 	if (!is_tracked(p))
 		return 0;
-	report_held(p); /* exec kept it or closed it: the slot says which */
+	report_held_current(p); /* exec kept it or closed it: the slot says which */
 	emit_task(p, KT_CAUSE_EXEC, 0, 0, (__u32)old_pid, 0);
 	return 0;
 }

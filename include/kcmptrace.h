@@ -145,6 +145,7 @@ enum kt_sys_action {
 	KT_ACT_NONE = 0,
 	KT_ACT_FD_RET,	   /* the return value is an fd: report its slot */
 	KT_ACT_FD_RET_POS, /* the same where 0 means success, not fd 0 (bpf, seccomp) */
+	KT_ACT_FD_RET_ANY, /* an fd, or not one (io_uring_setup's ring index): never held back */
 	KT_ACT_DUP,	   /* dup2, dup3: the new fd returned, its source the first argument */
 	KT_ACT_DUP_NEW,	   /* dup: the same, and the new fd is in a slot that was free */
 	KT_ACT_FCNTL,	   /* F_DUPFD and F_DUPFD_CLOEXEC return an fd */

@@ -14,7 +14,11 @@
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+#include <stddef.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include "backend.h"
 #include "check.h"
@@ -637,6 +641,23 @@ static void *second_thread(void *arg)
 	return arg;
 }
 
+/* A seccomp filter with a listener (on getppid, which nobody calls): a supervisor could add fds. */
+static int listen_getppid(void)
+{
+	struct sock_filter f[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_getppid, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_USER_NOTIF),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	struct sock_fprog prog = { .len = sizeof(f) / sizeof(f[0]), .filter = f };
+
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))
+		return -1;
+	return (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER,
+			    &prog);
+}
+
 static void spin(int n)
 {
 	for (volatile int i = 0; i < n; i++)
@@ -674,6 +695,7 @@ static void held_child(int cmd, int ready)
 				_exit(1);
 			break;
 		case 'f': v = fork_parked(); break;
+		case 'S': v = listen_getppid(); break;
 		case 't':
 			if (pipe(held_thread_cmd) || pipe(held_thread_done) ||
 			    pthread_create(&th, NULL, second_thread, NULL))
@@ -759,6 +781,31 @@ static void test_held_pairs(void)
 			      "%llu events for 2000 open+close pairs",
 			      (unsigned long long)(e.tr.c.events - events));
 			compare_with_cold(&e.tr, e.pid, "held_pairs", NULL);
+		}
+	}
+	held_stop(&e);
+}
+
+/* Under a seccomp filter with a listener nothing is held back: each fd syscall is reported. */
+static void test_held_seccomp(void)
+{
+	struct held_env e;
+	uint64_t events;
+	int listener = -1;
+
+	if (!held_start(&e, "held_seccomp"))
+		return;
+	if (held_ask(e.cmd, e.ready, 'S', &listener, "held_seccomp") &&
+	    CHECK(listener >= 0, "held_seccomp/listener", "seccomp: no listener fd") &&
+	    held_ask(e.cmd, e.ready, 'w', NULL, "held_seccomp") &&
+	    CHECK(!quiesce(&e.tr), "held_seccomp/settle", "failed")) {
+		events = e.tr.c.events;
+		if (held_ask(e.cmd, e.ready, 'l', NULL, "held_seccomp") &&
+		    CHECK(!quiesce(&e.tr), "held_seccomp/settle_after", "failed")) {
+			CHECK(e.tr.c.events - events >= 4000, "held_seccomp/all_reported",
+			      "%llu events for 2000 open+close pairs",
+			      (unsigned long long)(e.tr.c.events - events));
+			compare_with_cold(&e.tr, e.pid, "held_seccomp", NULL);
 		}
 	}
 	held_stop(&e);
@@ -907,6 +954,7 @@ int main(int argc, char **argv)
 		{ "old_thread", test_old_thread_tracked },
 		{ "verify", test_verify_repairs },
 		{ "held_pairs", test_held_pairs },
+		{ "held_seccomp", test_held_seccomp },
 		{ "held_flush", test_held_flushed },
 		{ "held_scan", test_held_scanned },
 		{ "held_race", test_held_scan_race },

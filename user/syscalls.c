@@ -56,7 +56,7 @@ static const struct sys_entry table[] = {
 	S(userfaultfd, FD_RET),
 	S(perf_event_open, FD_RET),
 	S(bpf, FD_RET_POS),
-	S(io_uring_setup, FD_RET),
+	S(io_uring_setup, FD_RET_ANY),
 	S(open_by_handle_at, FD_RET),
 	S(open_tree, FD_RET),
 	S(fsopen, FD_RET),

@@ -433,13 +433,21 @@ static int seed_tracked(struct kt_tracer *tr)
 static int flush_held(struct kt_tracer *tr, bool now)
 {
 	uint64_t t = kt_now_ns();
+	int r;
 
 	if (!__atomic_load_n(&tr->skel->bss->pending_maybe, __ATOMIC_RELAXED) ||
 	    (!now && t < tr->next_flush_ns))
 		return 0;
 	tr->next_flush_ns = t + FLUSH_INTERVAL_NS;
 	__atomic_store_n(&tr->skel->bss->pending_maybe, 0, __ATOMIC_SEQ_CST);
-	return run_iter(tr->flush_link);
+	/*
+	 * A scan too: the pass takes a task's fd before it reads the slot,
+	 * and meanwhile the task may close it and open another there.
+	 */
+	scan_bracket(tr);
+	r = run_iter(tr->flush_link);
+	scan_bracket(tr);
+	return r;
 }
 
 /* A pid-list target is in the kernel before attaching: no fork of it is missed. */
