@@ -316,6 +316,12 @@ static __always_inline bool alone(struct task_struct *t)
 	return files && files->count.counter == 1 && !seccomp_listened(t);
 }
 
+/* fcntl's commands that return a new fd */
+static __always_inline bool fcntl_dupfd(struct pt_regs *regs)
+{
+	return regs->si == F_DUPFD || regs->si == F_DUPFD_CLOEXEC;
+}
+
 /* The fd a syscall put in a slot that was free (nothing there to report), or -1. */
 static __always_inline int fresh_fd(__u8 act, struct pt_regs *regs, long ret, int *src)
 {
@@ -324,7 +330,7 @@ static __always_inline int fresh_fd(__u8 act, struct pt_regs *regs, long ret, in
 	case KT_ACT_FD_RET: return (int)ret;
 	case KT_ACT_DUP_NEW: *src = (int)regs->di; return (int)ret;
 	case KT_ACT_FCNTL:
-		if (regs->si != F_DUPFD && regs->si != F_DUPFD_CLOEXEC)
+		if (!fcntl_dupfd(regs))
 			return -1;
 		*src = (int)regs->di;
 		return (int)ret;
@@ -575,7 +581,7 @@ int BPF_PROG(trace_sys_exit, struct pt_regs *regs, long ret)
 	case KT_ACT_DUP:
 	case KT_ACT_DUP_NEW: emit_slot_src(t, tgid, nr, (int)ret, (int)regs->di); break;
 	case KT_ACT_FCNTL:
-		if (regs->si == F_DUPFD || regs->si == F_DUPFD_CLOEXEC)
+		if (fcntl_dupfd(regs))
 			emit_slot_src(t, tgid, nr, (int)ret, (int)regs->di);
 		break;
 	case KT_ACT_PAIR_ARG0: emit_pair(t, tgid, nr, (void *)regs->di); break;
